@@ -1,0 +1,103 @@
+// Package cursor tracks how far a container's log has been consumed, in a
+// form the Docker daemon can resume from exactly.
+//
+// The Engine API has no offsets: a reopened stream can only ask for messages
+// "since" a timestamp, timestamps repeat (parts of a split line share one,
+// two lines can coincide) and stdout and stderr messages can be out of
+// timestamp order in the file. A Position therefore names a timestamp to
+// send as since, plus how many of the messages the daemon will send again are
+// already consumed, plus a fingerprint of the first of them so a resume can
+// confirm it starts where it should. See docs/design.md.
+package cursor // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
+
+import (
+	"hash/crc32"
+	"strconv"
+	"strings"
+)
+
+// Mode says how the daemon applies since; it changed in Docker Engine 23.
+type Mode uint8
+
+const (
+	// SincePrefix (Engine 23 and later): the daemon skips messages older
+	// than since until the first one at or after it, then sends every later
+	// message in file order, whatever its timestamp.
+	SincePrefix Mode = iota
+	// SinceFilter (Engine before 23): the daemon drops every message older
+	// than since, before and after the first match.
+	SinceFilter
+)
+
+func (m Mode) String() string {
+	if m == SinceFilter {
+		return "filter"
+	}
+	return "prefix"
+}
+
+// ModeForEngine returns the since semantics of a Docker Engine version such
+// as "20.10.24" or "29.1.0". Unparsable versions get the modern semantics.
+func ModeForEngine(version string) Mode {
+	major, _, _ := strings.Cut(version, ".")
+	n, err := strconv.Atoi(major)
+	if err == nil && n < 23 {
+		return SinceFilter
+	}
+	return SincePrefix
+}
+
+// FilterWindow is how far since trails the newest timestamp in SinceFilter
+// mode. There a message written after the resume point but stamped more than
+// this before the newest consumed message is dropped by the daemon; stdout
+// and stderr are stamped microseconds apart in practice.
+const FilterWindow int64 = 50e6 // ns
+
+// Fingerprint identifies a message well enough to confirm a resume point.
+// The zero value means "no message".
+type Fingerprint struct {
+	Timestamp int64  `json:"ts"`
+	Stream    uint8  `json:"s"`
+	Len       uint32 `json:"n"`
+	CRC       uint32 `json:"c"`
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// FingerprintOf fingerprints one message.
+func FingerprintOf(ts int64, stream uint8, payload []byte) Fingerprint {
+	return Fingerprint{Timestamp: ts, Stream: stream, Len: uint32(len(payload)), CRC: crc32.Checksum(payload, castagnoli)}
+}
+
+// Position is a resume point: open the stream with since=Since, drop the
+// first Skip messages (Anchor is the first of them), rebuild lines from what
+// follows and drop the first SkipLines completed lines, which were emitted
+// already. The zero Position reads the log from its beginning.
+type Position struct {
+	Since        int64       `json:"since"`
+	Skip         uint64      `json:"skip"`
+	Anchor       Fingerprint `json:"anchor"`
+	SkipLines    uint64      `json:"skip_lines,omitempty"`
+	MaxTimestamp int64       `json:"max_ts"`
+	// Discarding is set per stream (stdout, stderr) while the rest of a line
+	// longer than max_log_size is being dropped.
+	Discarding [2]bool `json:"discarding,omitzero"`
+}
+
+// SinceParam formats Since for the API: seconds and nine fraction digits,
+// which every Engine parses exactly. Empty means "no since".
+func (p Position) SinceParam() string {
+	if p.Since <= 0 {
+		return ""
+	}
+	frac := strconv.FormatInt(p.Since%1e9, 10)
+	return strconv.FormatInt(p.Since/1e9, 10) + "." + strings.Repeat("0", 9-len(frac)) + frac
+}
+
+// StreamIndex maps a stream (1 stdout, 2 stderr) to a Discarding index.
+func StreamIndex(stream uint8) int {
+	if stream == 2 {
+		return 1
+	}
+	return 0
+}

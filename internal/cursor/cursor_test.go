@@ -1,0 +1,265 @@
+package cursor
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestModeForEngine(t *testing.T) {
+	for v, want := range map[string]Mode{"20.10.24": SinceFilter, "19.03.1": SinceFilter, "23.0.0": SincePrefix, "29.1.2": SincePrefix, "": SincePrefix, "dev": SincePrefix} {
+		if got := ModeForEngine(v); got != want {
+			t.Errorf("ModeForEngine(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+func TestSinceParam(t *testing.T) {
+	for ns, want := range map[int64]string{0: "", 1: "0.000000001", 1764237600_000000000: "1764237600.000000000", 1764237600_123456789: "1764237600.123456789", 1764237600_000000500: "1764237600.000000500"} {
+		if got := (Position{Since: ns}).SinceParam(); got != want {
+			t.Errorf("SinceParam(%d) = %q, want %q", ns, got, want)
+		}
+	}
+}
+
+// msg is one message of a simulated container log, in file order.
+type msg struct {
+	ts      int64
+	stream  uint8
+	text    string
+	partial bool // a part of a split line: the line continues in the next message of the stream
+}
+
+// daemon answers since like the Engine does in the given mode.
+func daemon(log []msg, mode Mode, since int64) []msg {
+	if since <= 0 {
+		return log
+	}
+	var out []msg
+	matched := false
+	for _, m := range log {
+		if mode == SincePrefix && matched {
+			out = append(out, m)
+			continue
+		}
+		if m.ts < since {
+			continue
+		}
+		matched = true
+		out = append(out, m)
+	}
+	return out
+}
+
+// reader consumes a log like the follower does, closing each stream after a
+// few new messages and resuming from the tracker's position.
+type reader struct {
+	mode    Mode
+	tr      *Tracker
+	pending [3][]string // per stream, parts of an unfinished line
+	lines   []string
+	gaps    int
+	// unsettled counts messages fed since the last settled point: a resume
+	// reads them again.
+	unsettled int
+}
+
+func (r *reader) feed(m msg) {
+	r.tr.Observe(m.ts, m.stream, []byte(m.text))
+	r.unsettled++
+	r.pending[m.stream] = append(r.pending[m.stream], m.text)
+	if !m.partial {
+		line := fmt.Sprintf("%d:%s", m.stream, slices.Concat(r.pending[m.stream]))
+		r.pending[m.stream] = nil
+		r.lines = append(r.lines, line)
+		r.tr.LineDone()
+	}
+	if len(r.pending[1]) == 0 && len(r.pending[2]) == 0 {
+		r.tr.Settle([2]bool{})
+		r.unsettled = 0
+	}
+}
+
+// readAll reads log through streams that each deliver at most chunk messages.
+func readAll(t *testing.T, log []msg, mode Mode, chunks func() int) *reader {
+	t.Helper()
+	r := &reader{mode: mode, tr: NewTracker(mode, Position{})}
+	pos := Position{}
+	for range 10 * (len(log) + 1) {
+		sent := daemon(log, mode, pos.Since)
+		rp := NewReplay(pos)
+		skipLines := pos.SkipLines
+		r.pending = [3][]string{}
+		n := chunks() + r.unsettled
+		r.unsettled = 0
+		taken := 0
+		read := 0
+		for _, m := range sent {
+			if taken == n {
+				break
+			}
+			read++
+			if !rp.Keep(m.ts, m.stream, []byte(m.text)) {
+				continue
+			}
+			taken++
+			before := len(r.lines)
+			r.feed(m)
+			if len(r.lines) > before && skipLines > 0 {
+				r.lines = r.lines[:before]
+				skipLines--
+			}
+		}
+		if rp.Gap() {
+			r.gaps++
+		}
+		if read == len(sent) && skipLines == 0 && r.pending[1] == nil && r.pending[2] == nil {
+			return r
+		}
+		pos = r.tr.Rewind()
+	}
+	t.Fatal("reader did not finish")
+	return nil
+}
+
+func wantLines(log []msg) []string {
+	var out []string
+	var pending [3][]string
+	for _, m := range log {
+		pending[m.stream] = append(pending[m.stream], m.text)
+		if !m.partial {
+			out = append(out, fmt.Sprintf("%d:%s", m.stream, slices.Concat(pending[m.stream])))
+			pending[m.stream] = nil
+		}
+	}
+	return out
+}
+
+func TestExactAcrossReopens(t *testing.T) {
+	cases := map[string][]msg{
+		"monotonic":            {{1, 1, "a", false}, {2, 1, "b", false}, {3, 2, "c", false}, {4, 1, "d", false}},
+		"identical timestamps": {{5, 1, "a", false}, {5, 1, "b", false}, {5, 1, "c", false}, {5, 2, "d", false}, {5, 1, "e", false}, {6, 1, "f", false}},
+		"identical lines":      {{5, 1, "x", false}, {5, 1, "x", false}, {5, 1, "x", false}, {7, 1, "x", false}, {7, 1, "x", false}},
+		"stderr behind stdout": {{10, 1, "a", false}, {12, 1, "b", false}, {11, 2, "c", false}, {13, 1, "d", false}, {12, 2, "e", false}, {14, 1, "f", false}},
+		"split lines":          {{10, 1, "aa", true}, {10, 1, "aa", true}, {10, 1, "a", false}, {11, 2, "b", false}, {12, 1, "cc", true}, {12, 1, "", false}},
+		// In filter mode since moves to a-FilterWindow after a, then to
+		// b-FilterWindow after b, which is exactly the timestamp of c.
+		"filter window edge":   {{1e9, 1, "a", false}, {1e9 + 2*FilterWindow, 1, "b", false}, {1e9 + FilterWindow, 2, "c", false}, {1e9 + 2*FilterWindow + 1, 1, "d", false}},
+		"interleaved partials": {{10, 1, "a1", true}, {11, 2, "b1", true}, {10, 1, "a2", false}, {12, 2, "c", false}, {11, 2, "b2", true}, {11, 2, "b3", false}, {13, 1, "d", false}},
+	}
+	for name, log := range cases {
+		for _, mode := range []Mode{SincePrefix, SinceFilter} {
+			for chunk := 1; chunk <= len(log)+1; chunk++ {
+				t.Run(fmt.Sprintf("%s/%v/chunk%d", name, mode, chunk), func(t *testing.T) {
+					r := readAll(t, log, mode, func() int { return chunk })
+					if got, want := r.lines, wantLines(log); !slices.Equal(got, want) {
+						t.Fatalf("lines\n got %q\nwant %q", got, want)
+					}
+					if r.gaps != 0 {
+						t.Fatalf("%d gaps reported", r.gaps)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestExactRandom checks random logs with repeats, skew and split lines, cut
+// at random points. In filter mode skew stays inside FilterWindow, the
+// documented limit of Engines before 23.
+func TestExactRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for iter := range 300 {
+		var log []msg
+		ts := int64(1_000_000_000)
+		open := [3]bool{}
+		for i := range 40 + rng.IntN(60) {
+			stream := uint8(1 + rng.IntN(2))
+			if open[stream] {
+				// parts of a split line keep the first part's timestamp
+				last := log[len(log)-1]
+				for j := len(log) - 1; j >= 0; j-- {
+					if log[j].stream == stream {
+						last = log[j]
+						break
+					}
+				}
+				partial := rng.IntN(3) == 0
+				log = append(log, msg{last.ts, stream, fmt.Sprintf("p%d", i), partial})
+				open[stream] = partial
+				continue
+			}
+			switch rng.IntN(4) {
+			case 0: // same timestamp as before
+			case 1: // skewed behind, within the filter window
+				ts += int64(rng.IntN(1000))
+				stamp := ts - int64(rng.IntN(int(FilterWindow/2)))
+				partial := rng.IntN(5) == 0
+				log = append(log, msg{stamp, stream, fmt.Sprintf("s%d", i%7), partial})
+				open[stream] = partial
+				continue
+			default:
+				ts += int64(1 + rng.IntN(int(FilterWindow)))
+			}
+			partial := rng.IntN(5) == 0
+			log = append(log, msg{ts, stream, fmt.Sprintf("l%d", i%5), partial})
+			open[stream] = partial
+		}
+		// close open lines so the expected output is well defined
+		for s := uint8(1); s <= 2; s++ {
+			if open[s] {
+				log = append(log, msg{ts, s, "end", false})
+			}
+		}
+		for _, mode := range []Mode{SincePrefix, SinceFilter} {
+			r := readAll(t, log, mode, func() int { return 1 + rng.IntN(6) })
+			if got, want := r.lines, wantLines(log); !slices.Equal(got, want) {
+				t.Fatalf("iter %d mode %v\nlog %v\n got %q\nwant %q", iter, mode, log, got, want)
+			}
+		}
+	}
+}
+
+func TestReplayReportsGap(t *testing.T) {
+	tr := NewTracker(SincePrefix, Position{})
+	for i, s := range []string{"a", "b", "c"} {
+		tr.Observe(int64(10+i), 1, []byte(s))
+		tr.LineDone()
+		tr.Settle([2]bool{})
+	}
+	pos := tr.Rewind()
+	// Docker rotated "c" away and kept only newer lines.
+	rp := NewReplay(pos)
+	if rp.Keep(12, 1, []byte("other")) {
+		t.Fatal("a message at the consumed timestamp was kept after a gap")
+	}
+	if !rp.Gap() {
+		t.Fatal("gap not reported")
+	}
+	if !rp.Keep(13, 1, []byte("d")) {
+		t.Fatal("a newer message was dropped")
+	}
+}
+
+func BenchmarkObservePrefix(b *testing.B) {
+	payload := []byte("2026-11-27 INFO something happened in the service with id=12345 ok")
+	tr := NewTracker(SincePrefix, Position{})
+	b.ReportAllocs()
+	for i := range b.N {
+		tr.Observe(int64(i+1), 1, payload)
+		tr.LineDone()
+		tr.Settle([2]bool{})
+	}
+}
+
+func BenchmarkObserveFilter(b *testing.B) {
+	payload := []byte("2026-11-27 INFO something happened in the service with id=12345 ok")
+	tr := NewTracker(SinceFilter, Position{})
+	b.ReportAllocs()
+	for i := range b.N {
+		tr.Observe(int64(i+1)*1000, 1, payload)
+		tr.LineDone()
+		tr.Settle([2]bool{})
+	}
+}

@@ -1,0 +1,146 @@
+package cursor
+
+// Tracker follows the messages of one container as they are consumed and
+// keeps the resume Position. It is not safe for concurrent use.
+//
+// Only points where no line is half assembled can be resumed from (a replay
+// starts with fresh line assembly), so the Tracker keeps the last such point
+// (settled by Settle) and counts the lines completed after it.
+type Tracker struct {
+	mode Mode
+	live state
+	q    state // last settled point
+	// linesSinceQ counts lines completed after q; they are rebuilt and
+	// dropped again when a stream resumes from q.
+	linesSinceQ uint64
+	discarding  [2]bool
+}
+
+// state is what a Position is computed from.
+type state struct {
+	since  int64
+	maxTS  int64
+	count  uint64 // messages at or after since (filter) or since the anchor (prefix) that the daemon re-sends
+	anchor Fingerprint
+	// Filter mode only: fingerprints of the messages at or after since, in
+	// file order, so since can move forward and count be recomputed.
+	ring     []Fingerprint
+	restored uint64 // messages counted from a restored Position, not in ring
+	floor    int64  // since may only advance past this (restored messages are at or below it)
+}
+
+// NewTracker starts tracking from p, a position where nothing is half read.
+func NewTracker(mode Mode, p Position) *Tracker {
+	s := state{since: p.Since, maxTS: p.MaxTimestamp, count: p.Skip, anchor: p.Anchor, restored: p.Skip, floor: p.MaxTimestamp}
+	t := &Tracker{mode: mode, live: s, discarding: p.Discarding}
+	t.q = t.live
+	t.linesSinceQ = p.SkipLines
+	return t
+}
+
+// Mode reports the since semantics the tracker assumes.
+func (t *Tracker) Mode() Mode { return t.mode }
+
+// Observe records one consumed message. payload is read, not kept.
+func (t *Tracker) Observe(ts int64, stream uint8, payload []byte) {
+	s := &t.live
+	if t.mode == SincePrefix {
+		switch {
+		case ts > s.maxTS:
+			// A new maximum: nothing before it is at or after it, so the
+			// daemon's first match on since=ts is this very message.
+			s.maxTS, s.since, s.count = ts, ts, 1
+			s.anchor = FingerprintOf(ts, stream, payload)
+		case s.count == 0:
+			// Before the first match the daemon still filters.
+			if ts >= s.since {
+				s.count = 1
+				s.anchor = FingerprintOf(ts, stream, payload)
+			}
+		default:
+			s.count++
+		}
+		return
+	}
+	if ts > s.maxTS {
+		s.maxTS = ts
+	}
+	if ts >= s.since {
+		fp := FingerprintOf(ts, stream, payload)
+		if s.count == 0 {
+			s.anchor = fp
+		}
+		s.ring = append(s.ring, fp)
+		s.count++
+	}
+}
+
+// LineDone records that a line was completed (emitted or dropped as a
+// duplicate) after the last settled point.
+func (t *Tracker) LineDone() { t.linesSinceQ++ }
+
+// Settle marks the point after the last observed message as resumable: no
+// line is half assembled there. discarding says which streams are dropping
+// the rest of a truncated line.
+func (t *Tracker) Settle(discarding [2]bool) {
+	if t.mode == SinceFilter {
+		t.advanceFilter()
+	}
+	t.discarding = discarding
+	t.q.since, t.q.maxTS, t.q.count, t.q.anchor = t.live.since, t.live.maxTS, t.live.count, t.live.anchor
+	t.q.restored, t.q.floor = t.live.restored, t.live.floor
+	t.q.ring = t.live.ring // shares the backing array; Rewind truncates
+	t.linesSinceQ = 0
+}
+
+// advanceFilter moves since forward so the replay window stays about
+// FilterWindow long, dropping fingerprints that fall out of it.
+func (t *Tracker) advanceFilter() {
+	s := &t.live
+	if s.maxTS-s.since <= 2*FilterWindow && len(s.ring) < 1<<16 {
+		return
+	}
+	next := s.maxTS - FilterWindow
+	if len(s.ring) >= 1<<16 {
+		next = s.maxTS // a clock step back flooded the window: keep it small
+	}
+	if next <= s.floor || next <= s.since {
+		return
+	}
+	kept := s.ring[:0]
+	for _, fp := range s.ring {
+		if fp.Timestamp >= next {
+			kept = append(kept, fp)
+		}
+	}
+	// Copy so a shrinking window does not pin a large array.
+	s.ring = append([]Fingerprint(nil), kept...)
+	s.since, s.count, s.restored = next, uint64(len(s.ring)), 0
+	s.anchor = Fingerprint{}
+	if len(s.ring) > 0 {
+		s.anchor = s.ring[0]
+	}
+}
+
+// Position is the resume point covering every message observed and every
+// line completed so far.
+func (t *Tracker) Position() Position {
+	return Position{
+		Since:        t.q.since,
+		Skip:         t.q.count,
+		Anchor:       t.q.anchor,
+		SkipLines:    t.linesSinceQ,
+		MaxTimestamp: t.q.maxTS,
+		Discarding:   t.discarding,
+	}
+}
+
+// Rewind returns the resume point and takes the live state back to the last
+// settled point. Call it when a stream closes: the new stream's replay
+// observes again what followed that point, and completes the same lines.
+func (t *Tracker) Rewind() Position {
+	p := t.Position()
+	t.live = t.q // q.ring has the settled length; later appends are beyond it
+	t.linesSinceQ = 0
+	return p
+}
