@@ -75,8 +75,9 @@ func (t *Tracker) Observe(ts int64, stream uint8, payload []byte) {
 	}
 }
 
-// LineDone records that a line was completed (emitted or dropped as a
-// duplicate) after the last settled point.
+// LineDone records that a line was emitted after the last settled point.
+// Lines a replay rebuilds and drops (Position.SkipLines) are not recorded
+// again: they are already counted.
 func (t *Tracker) LineDone() { t.linesSinceQ++ }
 
 // Settle marks the point after the last observed message as resumable: no
@@ -137,10 +138,11 @@ func (t *Tracker) Position() Position {
 
 // Rewind returns the resume point and takes the live state back to the last
 // settled point. Call it when a stream closes: the new stream's replay
-// observes again what followed that point, and completes the same lines.
+// observes again what followed that point and rebuilds the same lines, of
+// which the first Position.SkipLines were emitted already. A replay that
+// ends early leaves them counted for the next one.
 func (t *Tracker) Rewind() Position {
 	p := t.Position()
 	t.live = t.q // q.ring has the settled length; later appends are beyond it
-	t.linesSinceQ = 0
 	return p
 }
