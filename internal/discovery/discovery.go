@@ -1,0 +1,189 @@
+// Package discovery finds the containers to follow: an initial listing, the
+// event stream for starts, renames and removals, and a periodic listing that
+// catches whatever the event stream missed (it only replays 256 events, and
+// nothing across a daemon restart).
+package discovery // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/discovery"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/client"
+	"go.uber.org/zap"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/match"
+)
+
+// Handler receives what discovery finds.
+type Handler interface {
+	// Upsert reports a selected container, running or not. atStartup is
+	// true for containers of the first listing after Run started.
+	Upsert(c docker.Container, atStartup bool)
+	// Remove reports that a container no longer exists.
+	Remove(id string)
+	// IDs lists the containers the handler knows.
+	IDs() []string
+}
+
+// Discovery watches one daemon.
+type Discovery struct {
+	API     docker.API
+	Matcher *match.Matcher
+	// Self holds IDs of the container the collector runs in, if any.
+	Self    SelfID
+	Handler Handler
+	Logger  *zap.Logger
+	// Resync is the period of the reconciling listing.
+	Resync time.Duration
+	// Timeout bounds each list or inspect request.
+	Timeout time.Duration
+	// Backoff between reconnect attempts: doubles from Min to Max.
+	MinBackoff, MaxBackoff time.Duration
+	// Connected is called with the engine version after every successful
+	// (re)connection, before any container is reported.
+	Connected func(engineVersion string)
+	// Status is called with nil when the daemon is reachable and with the
+	// error while it is not.
+	Status func(err error)
+	// Failed counts connection failures (error.type=connect).
+	Failed func()
+
+	lastEvent int64 // TimeNano of the newest event handled
+	listed    bool  // the first listing is done
+}
+
+// Run watches until ctx ends, reconnecting with capped backoff forever.
+func (d *Discovery) Run(ctx context.Context) {
+	var wait time.Duration
+	for ctx.Err() == nil {
+		err := d.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			d.Status(err)
+			d.Failed()
+			wait = min(max(2*wait, d.MinBackoff), d.MaxBackoff)
+			d.Logger.Warn("Docker daemon unreachable, retrying", zap.Duration("backoff", wait), zap.Error(err))
+		} else {
+			wait = 0
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// session connects, lists and follows events until the event stream fails.
+func (d *Discovery) session(ctx context.Context) error {
+	vctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	v, err := d.API.ServerVersion(vctx, client.ServerVersionOptions{})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("connect to Docker daemon: %w", err)
+	}
+	d.Connected(v.Version)
+
+	// Subscribe before listing so that nothing happening in between is
+	// missed; what the listing already covers is merely seen twice.
+	ectx, stop := context.WithCancel(ctx)
+	defer stop()
+	opts := client.EventsListOptions{Filters: make(client.Filters).
+		Add("type", "container").
+		Add("event", "start", "die", "destroy", "rename")}
+	if d.lastEvent > 0 {
+		opts.Since = fmt.Sprintf("%d.%09d", d.lastEvent/1e9, d.lastEvent%1e9)
+	}
+	ev := d.API.Events(ectx, opts)
+	if err := d.resync(ctx); err != nil {
+		return err
+	}
+	d.Status(nil)
+
+	tick := time.NewTicker(d.Resync)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-ev.Err:
+			if err == nil || ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read Docker events: %w", err)
+		case m := <-ev.Messages:
+			d.event(ctx, m)
+		case <-tick.C:
+			if err := d.resync(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// event handles one container event.
+func (d *Discovery) event(ctx context.Context, m events.Message) {
+	d.lastEvent = max(d.lastEvent, m.TimeNano)
+	id := m.Actor.ID
+	switch m.Action {
+	case events.ActionDestroy:
+		d.Handler.Remove(id)
+	default: // start, die, rename: the inspected state says what changed
+		d.inspect(ctx, id, false)
+	}
+}
+
+// resync lists the running containers and reconciles the handler with them.
+func (d *Discovery) resync(ctx context.Context) error {
+	lctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	list, err := d.API.ContainerList(lctx, client.ContainerListOptions{})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	atStartup := !d.listed
+	running := make(map[string]bool, len(list.Items))
+	for _, s := range list.Items {
+		running[s.ID] = true
+		d.inspect(ctx, s.ID, atStartup)
+	}
+	// Known containers that are no longer running: stopped or removed.
+	for _, id := range d.Handler.IDs() {
+		if !running[id] {
+			d.inspect(ctx, id, false)
+		}
+	}
+	d.listed = true
+	return nil
+}
+
+// inspect reads one container and reports it if selected.
+func (d *Discovery) inspect(ctx context.Context, id string, atStartup bool) {
+	ictx, cancel := context.WithTimeout(ctx, d.Timeout)
+	res, err := d.API.ContainerInspect(ictx, id, client.ContainerInspectOptions{})
+	cancel()
+	if cerrdefs.IsNotFound(err) {
+		d.Handler.Remove(id)
+		return
+	}
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			d.Logger.Debug("inspect container", zap.String("container.id", id), zap.Error(err))
+		}
+		return
+	}
+	c := docker.ContainerFromInspect(res.Container)
+	if d.Self.Is(c) || !d.Matcher.Match(match.Candidate{Name: c.Name, Image: c.Image, Labels: c.Labels}) {
+		return
+	}
+	d.Handler.Upsert(c, atStartup)
+}

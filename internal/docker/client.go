@@ -1,0 +1,74 @@
+// Package docker builds the Docker Engine API client the receiver uses and
+// names the few calls it makes.
+package docker // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/moby/moby/client"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// API is the subset of the Engine API the receiver calls: it only reads.
+// *client.Client implements it.
+type API interface {
+	ServerVersion(ctx context.Context, opts client.ServerVersionOptions) (client.ServerVersionResult, error)
+	ContainerList(ctx context.Context, opts client.ContainerListOptions) (client.ContainerListResult, error)
+	ContainerInspect(ctx context.Context, id string, opts client.ContainerInspectOptions) (client.ContainerInspectResult, error)
+	ContainerLogs(ctx context.Context, id string, opts client.ContainerLogsOptions) (client.ContainerLogsResult, error)
+	Events(ctx context.Context, opts client.EventsListOptions) client.EventsResult
+}
+
+// Config says how to reach the daemon.
+type Config struct {
+	// Endpoint such as unix:///var/run/docker.sock or tcp://host:2376.
+	// Empty takes DOCKER_HOST, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY and
+	// DOCKER_API_VERSION from the environment.
+	Endpoint string
+	// APIVersion pins the API version; empty negotiates on first use.
+	APIVersion string
+	// TLS, when set, is used for tcp:// endpoints.
+	TLS *tls.Config
+	// UserAgent identifies the collector to the daemon.
+	UserAgent string
+}
+
+// NewClient builds a client. It does not contact the daemon. The client has
+// no overall request timeout, because that would cut log and event streams;
+// callers bound short requests with their contexts.
+func NewClient(cfg Config) (*client.Client, error) {
+	opts := []client.Opt{
+		// The client would otherwise trace every request, and every long
+		// stream, with the global tracer provider.
+		client.WithTraceProvider(noop.NewTracerProvider()),
+		client.WithUserAgent(cfg.UserAgent),
+	}
+	if cfg.TLS != nil {
+		// A transport of our own carries the TLS settings; WithHost below
+		// then configures its dialer for the endpoint.
+		opts = append(opts, client.WithHTTPClient(&http.Client{Transport: &http.Transport{TLSClientConfig: cfg.TLS}}))
+	}
+	if cfg.Endpoint == "" {
+		opts = append(opts, client.FromEnv)
+	} else {
+		opts = append(opts, client.WithHost(cfg.Endpoint))
+	}
+	if cfg.APIVersion != "" {
+		opts = append(opts, client.WithAPIVersion(cfg.APIVersion))
+	}
+	c, err := client.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create Docker client for %q: %w", cfg.Endpoint, err)
+	}
+	return c, nil
+}
+
+// IsPlainTCP reports whether endpoint is an unencrypted TCP address, which
+// exposes a root-equivalent API to the network.
+func IsPlainTCP(endpoint string, tlsConfigured bool) bool {
+	return !tlsConfigured && (strings.HasPrefix(endpoint, "tcp://") || strings.HasPrefix(endpoint, "http://"))
+}

@@ -1,0 +1,342 @@
+// Package follower reads one container's log: it opens the stream, decodes
+// frames into lines, hands them to the pipeline in batches, closes and
+// reopens the stream on schedule, and resumes exactly where it stopped.
+package follower // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/follower"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/batch"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/decode"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/line"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/pool"
+)
+
+// Settings are shared by every follower of a receiver.
+type Settings struct {
+	API       docker.API
+	Pool      *pool.Pool
+	Consumer  consumer.Logs
+	ObsReport *receiverhelper.ObsReport
+	Telemetry *metadata.TelemetryBuilder
+	Logger    *zap.Logger
+	// Mode returns the since semantics of the connected daemon.
+	Mode func() cursor.Mode
+	// Resource builds the resource of a container's records.
+	Resource func(docker.Container) pcommon.Resource
+
+	ScopeName, ScopeVersion string
+
+	// StartAtBeginning reads a new container's whole log; otherwise only
+	// what it writes from now on.
+	StartAtBeginning bool
+	// RotationInterval closes and reopens each stream this often (±10%
+	// jitter); 0 keeps streams open.
+	RotationInterval time.Duration
+	// MaxLogSize truncates longer lines.
+	MaxLogSize int
+	// MaxBatch caps the records of one ConsumeLogs call.
+	MaxBatch int
+	// Backoff bounds the wait before retrying a failed open or a refused
+	// batch (doubling from Backoff.Initial up to Backoff.Max).
+	Backoff Backoff
+}
+
+// Backoff is a capped exponential backoff.
+type Backoff struct{ Initial, Max time.Duration }
+
+func (b Backoff) next(d time.Duration) time.Duration {
+	if d == 0 {
+		return b.Initial
+	}
+	return min(2*d, b.Max)
+}
+
+// maxFrame caps a frame's payload: Docker's own messages are at most 16 KiB
+// plus the timestamp (awslogs-sized buffers reach 256 KiB), so anything far
+// larger is hostile or corrupt and resets the stream.
+const maxFrame = 1 << 20
+
+// outcome says why a stream ended.
+type outcome struct {
+	reason string // an enum value of the reason attribute
+	err    error
+	data   bool // the stream delivered at least one message
+}
+
+// Follower reads one container's log for as long as the container exists.
+type Follower struct {
+	set  *Settings
+	id   string
+	info atomic.Pointer[docker.Container]
+	wake chan struct{} // the container started, restarted or changed
+	// resourceChanged asks the Run goroutine to rebuild the resource.
+	resourceChanged atomic.Bool
+
+	// Owned by the Run goroutine.
+	tracker   *cursor.Tracker
+	asm       line.Assembler
+	out       *batch.Builder
+	batchTS   int64 // Docker timestamp of the oldest line in the batch
+	counts    [2]int64
+	merged    int64
+	truncated int64
+	// committed is the position the consumer has accepted everything before.
+	committed atomic.Pointer[cursor.Position]
+	start     Start
+}
+
+// Start says where a follower begins reading.
+type Start struct {
+	// Position to begin at, unless AtEnd.
+	Position cursor.Position
+	// AtEnd skips everything the container logged before the follower
+	// starts: the daemon is asked for the last message first.
+	AtEnd bool
+}
+
+// New creates a follower for c.
+func New(set *Settings, c docker.Container, start Start) *Follower {
+	f := &Follower{set: set, id: c.ID, wake: make(chan struct{}, 1), start: start}
+	f.info.Store(&c)
+	f.asm = line.Assembler{MaxSize: set.MaxLogSize, TrimCR: c.TTY}
+	f.out = batch.New(set.ScopeName, set.ScopeVersion)
+	f.out.SetResource(set.Resource(c))
+	return f
+}
+
+// Update gives the follower fresh container information and wakes it.
+func (f *Follower) Update(c docker.Container) {
+	old := f.info.Swap(&c)
+	if old == nil || old.Name != c.Name || old.Image != c.Image {
+		// The resource is read by the Run goroutine at its next batch.
+		f.resourceChanged.Store(true)
+	}
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Committed returns the position up to which the consumer accepted every
+// line, or nil before the first accepted batch.
+func (f *Follower) Committed() *cursor.Position { return f.committed.Load() }
+
+// ErrUnsupported ends a follower whose container's logging driver cannot
+// be read back through the API (HTTP 501).
+var ErrUnsupported = errors.New("the container's logging driver does not support reading")
+
+// Run follows the container until ctx ends or the container is gone. It
+// returns ErrUnsupported when the log cannot be read at all.
+func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
+	tel := f.set.Telemetry
+	var slot *pool.Slot
+	release := func() {
+		if slot != nil {
+			slot.Release()
+			slot = nil
+			f.recordUtilization(ctx)
+		}
+	}
+	defer release()
+
+	var wait time.Duration // backoff before the next open
+	for f.tracker == nil {
+		// Decided before queueing for a slot, so "end" means now, not
+		// whenever a slot frees up.
+		p, err := f.startPosition(ctx)
+		if err == nil {
+			f.tracker = cursor.NewTracker(f.set.Mode(), p)
+			break
+		}
+		if cerrdefs.IsNotImplemented(err) {
+			return ErrUnsupported
+		}
+		if cerrdefs.IsNotFound(err) {
+			return nil
+		}
+		wait = f.set.Backoff.next(wait)
+		if !sleep(ctx, wait) {
+			return nil
+		}
+	}
+	wait = 0
+	for ctx.Err() == nil {
+		c := f.info.Load()
+		if !c.Running {
+			release()
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-gone:
+				return nil
+			case <-f.wake:
+				continue
+			}
+		}
+		if wait > 0 {
+			release()
+			if !sleep(ctx, wait) {
+				return nil
+			}
+		}
+		if slot == nil {
+			tel.DockerlogsrotatingContainersWaiting.Add(ctx, 1)
+			s, waited, err := f.set.Pool.Acquire(ctx)
+			tel.DockerlogsrotatingContainersWaiting.Add(context.WithoutCancel(ctx), -1)
+			if err != nil {
+				return nil
+			}
+			tel.DockerlogsrotatingPoolWait.Record(ctx, waited.Seconds())
+			slot = s
+			f.recordUtilization(ctx)
+		}
+
+		o := f.stream(ctx, *c)
+		if ctx.Err() != nil {
+			return nil
+		}
+		switch o.reason {
+		case "rotation":
+			wait = 0
+			waited, err := slot.Yield(ctx)
+			if err != nil {
+				return nil
+			}
+			if waited > 0 {
+				tel.DockerlogsrotatingPoolWait.Record(ctx, waited.Seconds())
+			}
+		case "eof":
+			next, stop := f.afterEOF(ctx, *c, o)
+			if stop {
+				return nil
+			}
+			wait = next(wait)
+		default: // error
+			if cerrdefs.IsNotImplemented(o.err) {
+				return ErrUnsupported
+			}
+			if cerrdefs.IsNotFound(o.err) {
+				return nil // removed
+			}
+			wait = f.set.Backoff.next(wait)
+			f.set.Logger.Debug("log stream failed, retrying",
+				zap.String("container", c.Name), zap.Duration("backoff", wait), zap.Error(o.err))
+		}
+	}
+	return nil
+}
+
+// afterEOF decides what follows a stream that ended on its own: the
+// container stopped (wait for it to start again), restarted (reopen now),
+// or still runs (the daemon ended the stream: reopen with backoff unless it
+// delivered data). It returns how to compute the next backoff.
+func (f *Follower) afterEOF(ctx context.Context, prev docker.Container, o outcome) (func(time.Duration) time.Duration, bool) {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	res, err := f.set.API.ContainerInspect(rctx, f.id, client.ContainerInspectOptions{})
+	cancel()
+	switch {
+	case cerrdefs.IsNotFound(err):
+		f.flushPending(ctx)
+		return nil, true
+	case err != nil:
+		return f.set.Backoff.next, false
+	}
+	c := docker.ContainerFromInspect(res.Container)
+	if !c.Running || !c.StartedAt.Equal(prev.StartedAt) {
+		// That run is over: a line it left unfinished never gets its end.
+		f.flushPending(ctx)
+	}
+	f.info.Store(&c)
+	if c.Running && !o.data {
+		return f.set.Backoff.next, false
+	}
+	return func(time.Duration) time.Duration { return 0 }, false
+}
+
+// flushPending emits lines left unfinished when a container's run ended and
+// passes them to the consumer.
+func (f *Follower) flushPending(ctx context.Context) {
+	if f.tracker == nil {
+		return
+	}
+	for _, s := range []decode.Stream{decode.Stdout, decode.Stderr} {
+		if l, ok := f.asm.Flush(s); ok {
+			f.tracker.LineDone()
+			f.emit(l, pcommon.NewTimestampFromTime(time.Now()))
+		}
+	}
+	f.tracker.Settle([2]bool{f.asm.Discarding(decode.Stdout), f.asm.Discarding(decode.Stderr)})
+	_ = f.flush(ctx)
+}
+
+func (f *Follower) recordUtilization(ctx context.Context) {
+	if c := f.set.Pool.Capacity(); c > 0 {
+		f.set.Telemetry.DockerlogsrotatingPoolUtilization.Record(ctx, float64(f.set.Pool.InUse())/float64(c))
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// jitter spreads rotations of containers started together by ±10%.
+func jitter(d time.Duration) time.Duration {
+	return d - d/10 + rand.N(d/5+1)
+}
+
+// errorType maps an error to the bounded error.type attribute.
+func errorType(err error) string {
+	var de *decode.DaemonError
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return "not_found"
+	case cerrdefs.IsNotImplemented(err):
+		return "unsupported_driver"
+	case errors.As(err, &de):
+		return "daemon"
+	case errors.Is(err, decode.ErrFrameTooLarge), errors.Is(err, decode.ErrBadHeader):
+		return "frame"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "read"
+	}
+	return "read"
+}
+
+func attrSet(key, value string) metric.MeasurementOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String(key, value)))
+}
+
+var (
+	stdoutAttr = attrSet("stream", "stdout")
+	stderrAttr = attrSet("stream", "stderr")
+)
+
+func wrap(what string, c docker.Container, err error) error {
+	return fmt.Errorf("%s for container %s (%.12s): %w", what, c.Name, c.ID, err)
+}

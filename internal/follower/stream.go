@@ -1,0 +1,272 @@
+package follower
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/moby/moby/client"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.uber.org/zap"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/decode"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/line"
+)
+
+// stream opens one log stream at the tracker's position and reads it until
+// it rotates, ends, fails or ctx ends. Everything read is flushed to the
+// consumer before it returns.
+func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
+	tel := f.set.Telemetry
+	pos := f.tracker.Rewind()
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var rotated atomic.Bool
+	if d := f.set.RotationInterval; d > 0 {
+		t := time.AfterFunc(jitter(d), func() { rotated.Store(true); cancel() })
+		defer t.Stop()
+	}
+
+	f.set.Logger.Debug("open log stream", zap.String("container", c.Name), zap.Any("position", pos))
+	opened := time.Now()
+	body, err := f.set.API.ContainerLogs(sctx, f.id, client.ContainerLogsOptions{
+		ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: true, Since: pos.SinceParam(),
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return outcome{reason: "shutdown"}
+		}
+		tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, attrSet("error.type", errorType(err)))
+		if rotated.Load() {
+			return outcome{reason: "rotation"}
+		}
+		return outcome{reason: "error", err: wrap("open log stream", c, err)}
+	}
+	defer body.Close()
+	tel.DockerlogsrotatingStreamsOpen.Add(ctx, 1)
+
+	o := f.read(sctx, c, body, pos, opened)
+	if f.out.Len() > 0 {
+		if f.flush(ctx) != nil {
+			o.reason = "shutdown"
+		}
+	}
+	bg := context.WithoutCancel(ctx)
+	tel.DockerlogsrotatingStreamsOpen.Add(bg, -1)
+	tel.DockerlogsrotatingStreamAge.Record(bg, time.Since(opened).Seconds())
+	switch {
+	case ctx.Err() != nil:
+		o.reason = "shutdown"
+	case rotated.Load() && o.reason != "eof":
+		o.reason, o.err = "rotation", nil
+	case o.err != nil:
+		o.reason = "error"
+		tel.DockerlogsrotatingStreamErrors.Add(bg, 1, attrSet("error.type", errorType(o.err)))
+		o.err = wrap("read log stream", c, o.err)
+	}
+	tel.DockerlogsrotatingStreamRotations.Add(bg, 1, attrSet("reason", o.reason))
+	f.set.Logger.Debug("log stream closed", zap.String("container", c.Name), zap.String("reason", o.reason), zap.Error(o.err))
+	return o
+}
+
+// read decodes the stream into lines. Lines go to the batch, which is
+// flushed whenever the decoder has no more buffered bytes (the reader has
+// caught up) or the batch is full.
+func (f *Follower) read(ctx context.Context, c docker.Container, body io.Reader, pos cursor.Position, opened time.Time) outcome {
+	tel := f.set.Telemetry
+	var dec *decode.Reader
+	if c.TTY {
+		dec = decode.NewRawReader(body, maxFrame)
+	} else {
+		dec = decode.NewMuxReader(body, maxFrame)
+	}
+	orphans := line.ContinuationsShareTimestamp(c.LogDriver)
+	replay := cursor.NewReplay(pos)
+	skipLines := pos.SkipLines
+	f.asm.Reset()
+	f.asm.TrimCR = c.TTY
+	f.asm.SetDiscarding(decode.Stdout, pos.Discarding[0])
+	f.asm.SetDiscarding(decode.Stderr, pos.Discarding[1])
+
+	var o outcome
+	var dupes, bytes int64
+	defer func() {
+		bg := context.WithoutCancel(ctx)
+		if dupes > 0 {
+			tel.DockerlogsrotatingDuplicatesSkipped.Add(bg, dupes)
+		}
+		tel.DockerlogsrotatingBytesRead.Add(bg, bytes)
+	}()
+	observed := pcommon.Timestamp(0)
+	for {
+		fr, err := dec.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				o.reason = "eof"
+			} else if ctx.Err() == nil {
+				o.err = err
+			}
+			return o
+		}
+		if !o.data {
+			o.data = true
+			tel.DockerlogsrotatingReopenDuration.Record(ctx, time.Since(opened).Seconds())
+		}
+		if observed == 0 {
+			observed = pcommon.NewTimestampFromTime(time.Now())
+		}
+		if !replay.Done() {
+			if !replay.Keep(fr.Timestamp, uint8(fr.Stream), fr.Payload) {
+				dupes++
+				continue
+			}
+			if replay.Gap() {
+				tel.DockerlogsrotatingCursorGaps.Add(ctx, 1)
+				f.set.Logger.Warn("resume position was rotated away by Docker; lines written between it and the oldest retained line may be lost",
+					zap.String("container", c.Name), zap.String("container.id", c.ID))
+				skipLines = 0
+			}
+		}
+		f.tracker.Observe(fr.Timestamp, uint8(fr.Stream), fr.Payload)
+		bytes += int64(len(fr.Payload))
+		complete := func(l line.Line) {
+			if skipLines > 0 {
+				// Rebuilt by the replay, emitted by an earlier stream.
+				skipLines--
+				dupes++
+				return
+			}
+			f.tracker.LineDone()
+			f.emit(l, observed)
+		}
+		if orphans {
+			if l, ok := f.asm.Orphan(fr); ok {
+				complete(l)
+			}
+		}
+		if l, ok := f.asm.Add(fr); ok {
+			complete(l)
+		}
+		if !f.asm.Pending() {
+			f.tracker.Settle([2]bool{f.asm.Discarding(decode.Stdout), f.asm.Discarding(decode.Stderr)})
+		}
+		if dec.Buffered() == 0 || f.out.Len() >= f.set.MaxBatch {
+			observed = 0
+			if f.out.Len() > 0 && f.flush(ctx) != nil {
+				return o
+			}
+		}
+	}
+}
+
+// emit adds a line to the batch.
+func (f *Follower) emit(l line.Line, observed pcommon.Timestamp) {
+	if f.out.Len() == 0 {
+		f.batchTS = l.Timestamp
+		if f.resourceChanged.Swap(false) {
+			f.out.SetResource(f.set.Resource(*f.info.Load()))
+		}
+	}
+	f.out.Append(l, observed)
+	f.counts[cursor.StreamIndex(uint8(l.Stream))]++
+	if l.Parts > 1 {
+		f.merged++
+	}
+	if l.Truncated {
+		f.truncated++
+	}
+}
+
+// flush hands the batch to the consumer, retrying refusals with backoff
+// until ctx ends; the position advances only once the consumer accepted.
+// A permanent error drops the batch (counted and logged).
+func (f *Follower) flush(ctx context.Context) error {
+	n := f.out.Len()
+	if n == 0 {
+		return nil
+	}
+	tel := f.set.Telemetry
+	bg := context.WithoutCancel(ctx)
+	ld := f.out.Take()
+	pos := f.tracker.Position()
+	tel.DockerlogsrotatingLinesRead.Add(bg, f.counts[0], stdoutAttr)
+	tel.DockerlogsrotatingLinesRead.Add(bg, f.counts[1], stderrAttr)
+	if f.merged > 0 {
+		tel.DockerlogsrotatingLinesMerged.Add(bg, f.merged)
+	}
+	if f.truncated > 0 {
+		tel.DockerlogsrotatingLinesTruncated.Add(bg, f.truncated)
+	}
+	f.counts, f.merged, f.truncated = [2]int64{}, 0, 0
+
+	var wait time.Duration
+	for {
+		octx := f.set.ObsReport.StartLogsOp(bg)
+		err := f.set.Consumer.ConsumeLogs(octx, ld)
+		f.set.ObsReport.EndLogsOp(octx, "docker", n, err)
+		if err == nil {
+			f.committed.Store(&pos)
+			tel.DockerlogsrotatingEmitLag.Record(bg, time.Since(time.Unix(0, f.batchTS)).Seconds())
+			return nil
+		}
+		if consumererror.IsPermanent(err) {
+			f.committed.Store(&pos)
+			tel.DockerlogsrotatingRecordsDropped.Add(bg, int64(n))
+			tel.DockerlogsrotatingStreamErrors.Add(bg, 1, attrSet("error.type", "consumer"))
+			f.set.Logger.Error("next consumer rejected log records permanently; dropped them",
+				zap.String("container.id", f.id), zap.Int("records", n), zap.Error(err))
+			return nil
+		}
+		wait = f.set.Backoff.next(wait)
+		if !sleep(ctx, wait) {
+			return ctx.Err()
+		}
+	}
+}
+
+// startPosition decides where reading begins. At the end, it asks the
+// daemon for the last message (tail=1, a short request) and starts just
+// after its timestamp.
+func (f *Follower) startPosition(ctx context.Context) (cursor.Position, error) {
+	if !f.start.AtEnd {
+		return f.start.Position, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c := f.info.Load()
+	body, err := f.set.API.ContainerLogs(rctx, f.id, client.ContainerLogsOptions{
+		ShowStdout: true, ShowStderr: true, Timestamps: true, Tail: "1",
+	})
+	if err != nil {
+		return cursor.Position{}, wrap("read last log line", *c, err)
+	}
+	defer body.Close()
+	var dec *decode.Reader
+	if c.TTY {
+		dec = decode.NewRawReader(body, maxFrame)
+	} else {
+		dec = decode.NewMuxReader(body, maxFrame)
+	}
+	var last int64
+	for {
+		fr, err := dec.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return cursor.Position{}, wrap("read last log line", *c, err)
+		}
+		last = max(last, fr.Timestamp)
+	}
+	if last == 0 {
+		// An empty log: everything it will hold is new.
+		return cursor.Position{}, nil
+	}
+	return cursor.Position{Since: last + 1, MaxTimestamp: last}, nil
+}

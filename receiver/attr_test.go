@@ -1,0 +1,5 @@
+package receiver
+
+import "go.opentelemetry.io/otel/attribute"
+
+func attributeKey(k string) attribute.Key { return attribute.Key(k) }

@@ -1,0 +1,96 @@
+package receiver
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
+)
+
+// run starts a receiver with cfg delivering to sink, and shuts it down
+// when the test ends. It returns the receiver's own telemetry.
+func run(t *testing.T, cfg *Config, sink *logsink.Sink) *componenttest.Telemetry {
+	t.Helper()
+	tt := componenttest.NewTelemetry()
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tt.NewTelemetrySettings()
+	set.BuildInfo.Version = "test"
+	if os.Getenv("DLR_TEST_DEBUG") != "" {
+		set.Logger = zaptest.NewLogger(t, zaptest.Level(zap.DebugLevel))
+	}
+	r, err := NewFactory().CreateLogs(context.Background(), set, cfg, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := r.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		_ = tt.Shutdown(ctx)
+	})
+	return tt
+}
+
+func testConfig(endpoint string) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Endpoint = endpoint
+	cfg.StartAt = StartAtBeginning
+	cfg.ResyncInterval = 2 * time.Second
+	return cfg
+}
+
+// counter sums an int counter's data points whose attribute key has value
+// (any value when key is empty).
+func counter(t *testing.T, tt *componenttest.Telemetry, name, key, value string) int64 {
+	t.Helper()
+	m, err := tt.GetMetric("otelcol_" + name)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	if sum, ok := m.Data.(metricdata.Sum[int64]); ok {
+		for _, dp := range sum.DataPoints {
+			if v, ok := dp.Attributes.Value(attributeKey(key)); key == "" || (ok && v.AsString() == value) {
+				n += dp.Value
+			}
+		}
+	}
+	return n
+}
+
+// histogramMax returns the largest value recorded by a histogram.
+func histogramMax(t *testing.T, tt *componenttest.Telemetry, name string) (float64, uint64) {
+	t.Helper()
+	m, err := tt.GetMetric("otelcol_" + name)
+	if err != nil {
+		return 0, 0
+	}
+	var mx float64
+	var n uint64
+	if h, ok := m.Data.(metricdata.Histogram[float64]); ok {
+		for _, dp := range h.DataPoints {
+			if v, ok := dp.Max.Value(); ok && v > mx {
+				mx = v
+			}
+			n += dp.Count
+		}
+	}
+	return mx, n
+}
+
+var _ component.Host = componenttest.NewNopHost()

@@ -1,0 +1,206 @@
+package receiver
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	otelreceiver "go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/discovery"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/follower"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/match"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/pool"
+)
+
+const (
+	maxBatch       = 8192
+	backoffInitial = 100 * time.Millisecond
+	backoffMax     = 30 * time.Second
+)
+
+// logsReceiver follows the logs of the selected containers of one daemon.
+type logsReceiver struct {
+	cfg       *Config
+	set       otelreceiver.Settings
+	next      consumer.Logs
+	telemetry *metadata.TelemetryBuilder
+	obsrecv   *receiverhelper.ObsReport
+	matcher   *match.Matcher
+
+	mu       sync.Mutex // guards the fields below, Start against Shutdown
+	cancel   context.CancelFunc
+	done     chan struct{}
+	shutdown bool
+}
+
+func newLogsReceiver(set otelreceiver.Settings, cfg *Config, next consumer.Logs) (*logsReceiver, error) {
+	m, err := match.Compile(cfg.Include.rules(), cfg.Exclude.rules())
+	if err != nil {
+		return nil, err
+	}
+	tel, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, fmt.Errorf("create telemetry: %w", err)
+	}
+	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID: set.ID, Transport: "docker", LongLivedCtx: true, ReceiverCreateSettings: set,
+	})
+	if err != nil {
+		tel.Shutdown()
+		return nil, fmt.Errorf("create obsreport: %w", err)
+	}
+	return &logsReceiver{cfg: cfg, set: set, next: next, telemetry: tel, obsrecv: obs, matcher: m}, nil
+}
+
+// Start launches discovery and returns at once; the daemon is contacted in
+// the background, so a daemon that is down never fails the collector.
+func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.shutdown || r.cancel != nil {
+		return nil
+	}
+	tlsCfg, err := r.loadTLS()
+	if err != nil {
+		return err
+	}
+	api, err := docker.NewClient(docker.Config{
+		Endpoint: r.cfg.Endpoint, APIVersion: r.cfg.APIVersion, TLS: tlsCfg,
+		UserAgent: "OpenTelemetry-Collector dockerlogsrotating/" + r.set.BuildInfo.Version,
+	})
+	if err != nil {
+		return err
+	}
+	if docker.IsPlainTCP(r.cfg.Endpoint, tlsCfg != nil) {
+		r.set.Logger.Warn("endpoint is plain TCP: the Docker API is unauthenticated and unencrypted on the network; configure tls")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan struct{})
+
+	var mode cursorMode
+	group := follower.NewGroup(ctx, &follower.Settings{
+		API: api, Pool: pool.New(r.cfg.MaxConcurrentStreams), Consumer: r.next,
+		ObsReport: r.obsrecv, Telemetry: r.telemetry, Logger: r.set.Logger,
+		Mode: mode.get, Resource: r.resource,
+		ScopeName: metadata.ScopeName, ScopeVersion: r.set.BuildInfo.Version,
+		StartAtBeginning: r.cfg.StartAt == StartAtBeginning,
+		RotationInterval: r.cfg.RotationInterval,
+		MaxLogSize:       int(r.cfg.MaxLogSize),
+		MaxBatch:         maxBatch,
+		Backoff:          follower.Backoff{Initial: backoffInitial, Max: backoffMax},
+	})
+	var self discovery.SelfID
+	if r.cfg.ExcludeSelf {
+		self = discovery.DetectSelf()
+	}
+	d := &discovery.Discovery{
+		API: api, Matcher: r.matcher, Self: self, Handler: group, Logger: r.set.Logger,
+		Resync: r.cfg.ResyncInterval, Timeout: r.cfg.Timeout,
+		MinBackoff: backoffInitial, MaxBackoff: backoffMax,
+		Connected: func(version string) {
+			m := cursor.ModeForEngine(version)
+			mode.set(m)
+			r.set.Logger.Info("connected to Docker daemon", zap.String("engine_version", version), zap.Stringer("since_mode", m))
+		},
+		Status: func(err error) { reportStatus(host, err) },
+		Failed: func() {
+			r.telemetry.DockerlogsrotatingStreamErrors.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("error.type", "connect"))))
+		},
+	}
+	go func() {
+		defer close(r.done)
+		d.Run(ctx)
+		group.Wait()
+		_ = api.Close()
+	}()
+	return nil
+}
+
+// Shutdown stops everything Start launched and waits for it, bounded by ctx.
+// It is safe without Start and more than once.
+func (r *logsReceiver) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	r.shutdown = true
+	cancel, done := r.cancel, r.done
+	r.mu.Unlock()
+	if cancel == nil {
+		r.telemetry.Shutdown()
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("shutdown dockerlogsrotating: %w", ctx.Err())
+	}
+	r.telemetry.Shutdown()
+	return nil
+}
+
+func (r *logsReceiver) loadTLS() (*tls.Config, error) {
+	tc := r.cfg.TLS.Get()
+	if tc == nil {
+		return nil, nil
+	}
+	c, err := tc.LoadTLSConfig(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return c, nil
+}
+
+// resource builds a container's resource from the enabled attributes and
+// the label and environment mappings.
+func (r *logsReceiver) resource(c docker.Container) pcommon.Resource {
+	rb := metadata.NewResourceBuilder(r.cfg.ResourceAttributes)
+	rb.SetContainerID(c.ID)
+	rb.SetContainerName(c.Name)
+	rb.SetContainerImageName(c.Image)
+	rb.SetContainerImageID(c.ImageID)
+	rb.SetContainerHostname(c.Hostname)
+	rb.SetContainerRuntimeName("docker")
+	res := rb.Emit()
+	attrs := res.Attributes()
+	for label, attr := range r.cfg.LabelsToAttributes {
+		if v, ok := c.Labels[label]; ok {
+			attrs.PutStr(attr, v)
+		}
+	}
+	for env, attr := range r.cfg.EnvToAttributes {
+		if v, ok := c.Env[env]; ok {
+			attrs.PutStr(attr, v)
+		}
+	}
+	return res
+}
+
+func reportStatus(host component.Host, err error) {
+	if err == nil {
+		componentstatus.ReportStatus(host, componentstatus.NewEvent(componentstatus.StatusOK))
+		return
+	}
+	componentstatus.ReportStatus(host, componentstatus.NewRecoverableErrorEvent(err))
+}
+
+// cursorMode holds the since semantics of the daemon last connected to; a
+// daemon upgrade or downgrade changes it.
+type cursorMode struct{ v atomic.Uint32 }
+
+func (m *cursorMode) get() cursor.Mode  { return cursor.Mode(m.v.Load()) }
+func (m *cursorMode) set(v cursor.Mode) { m.v.Store(uint32(v)) }
