@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -68,4 +69,29 @@ func TestIntegrationExactlyOnceAcrossRotations(t *testing.T) {
 	if merged := counter(t, tt, "dockerlogsrotating_lines_merged", "", ""); merged == 0 {
 		t.Error("no line was merged from 16 KiB parts")
 	}
+}
+
+// TestIntegrationShortLivedContainers starts containers that print a few
+// lines and exit at once, usually before discovery inspects them: each must
+// still be read, once.
+func TestIntegrationShortLivedContainers(t *testing.T) {
+	e := dockertest.Require(t)
+	sink := &logsink.Sink{}
+	cfg := testConfig(e.Endpoint())
+	cfg.Include.Labels = []string{"dockerlogsrotating.test.run=" + e.RunID()}
+	run(t, cfg, sink)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for i := range 20 {
+		c := e.Run(t, dockertest.RunOptions{Name: "brief" + strconv.Itoa(i), Args: []string{"-n", "10", "-streams", "both", "-then", "exit"}})
+		sink.Checker.Expect(c.Name, "stdout", 10)
+		sink.Checker.Expect(c.Name, "stderr", 10)
+	}
+	if err := sink.Checker.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Checker.Report().Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("20 containers, %d lines", len(sink.Records()))
 }

@@ -102,6 +102,10 @@ type Follower struct {
 	// committed is the position the consumer has accepted everything before.
 	committed atomic.Pointer[cursor.Position]
 	start     Start
+	// readRun is the StartedAt of the last run a stream was opened for: a
+	// stopped container whose latest run started later still has lines to
+	// read (it ran and exited between two looks).
+	readRun time.Time
 }
 
 // Start says where a follower begins reading.
@@ -181,7 +185,7 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 	wait = 0
 	for ctx.Err() == nil {
 		c := f.info.Load()
-		if !c.Running {
+		if !c.Running && !c.StartedAt.After(f.readRun) {
 			release()
 			select {
 			case <-ctx.Done():

@@ -49,8 +49,10 @@ func (g *Group) Upsert(c docker.Container, atStartup bool) {
 		m.f.Update(c)
 		return
 	}
-	if !c.Running || g.unsupported[c.ID] {
-		return // followed once it starts; never if unreadable
+	if g.unsupported[c.ID] || (!c.Running && c.StartedAt.IsZero()) {
+		// Never if unreadable; a container that never ran once it starts.
+		// One that ran and exited before discovery looked is read now.
+		return
 	}
 	var start Start
 	switch {

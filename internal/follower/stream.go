@@ -24,6 +24,7 @@ import (
 func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	tel := f.set.Telemetry
 	pos := f.tracker.Rewind()
+	f.readRun = c.StartedAt
 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
