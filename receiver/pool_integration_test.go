@@ -78,7 +78,9 @@ func TestIntegrationNoLeakUnderChurn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	// Baseline: the receiver connected and watching nothing.
-	if err := waitFor(ctx, func() bool { return gauge(t, tt, "dockerlogsrotating_streams_open") == 0 && counter(t, tt, "dockerlogsrotating_containers_watched", "", "") == 0 }); err != nil {
+	if err := waitFor(ctx, func() bool {
+		return gauge(t, tt, "dockerlogsrotating_streams_open") == 0 && counter(t, tt, "dockerlogsrotating_containers_watched", "", "") == 0
+	}); err != nil {
 		t.Fatal(err)
 	}
 	runtime.GC()

@@ -82,9 +82,13 @@ var (
 )
 
 // Require returns the engine, building the loggen image on first use. It
-// fails the test (does not skip) when Docker is unreachable or the build fails.
+// fails the test (does not skip) when Docker is unreachable or the build
+// fails. Only `go test -short` (make unit) skips tests that need the engine.
 func Require(t testing.TB) *Engine {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a Docker Engine; skipped with -short")
+	}
 	first := false
 	once.Do(func() {
 		first = true
