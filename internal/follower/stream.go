@@ -81,12 +81,7 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 // caught up) or the batch is full.
 func (f *Follower) read(ctx context.Context, c docker.Container, body io.Reader, pos cursor.Position, opened time.Time) outcome {
 	tel := f.set.Telemetry
-	var dec *decode.Reader
-	if c.TTY {
-		dec = decode.NewRawReader(body, maxFrame)
-	} else {
-		dec = decode.NewMuxReader(body, maxFrame)
-	}
+	dec := newDecoder(c, body)
 	orphans := line.ContinuationsShareTimestamp(c.LogDriver)
 	replay := cursor.NewReplay(pos)
 	skipLines := pos.SkipLines
@@ -248,12 +243,7 @@ func (f *Follower) startPosition(ctx context.Context) (cursor.Position, error) {
 		return cursor.Position{}, wrap("read last log line", *c, err)
 	}
 	defer body.Close()
-	var dec *decode.Reader
-	if c.TTY {
-		dec = decode.NewRawReader(body, maxFrame)
-	} else {
-		dec = decode.NewMuxReader(body, maxFrame)
-	}
+	dec := newDecoder(*c, body)
 	var last int64
 	for {
 		fr, err := dec.Next()
@@ -270,4 +260,14 @@ func (f *Follower) startPosition(ctx context.Context) (cursor.Position, error) {
 		return cursor.Position{}, nil
 	}
 	return cursor.Position{Since: last + 1, MaxTimestamp: last}, nil
+}
+
+// newDecoder reads a TTY container's raw stream or another's multiplexed
+// one. The daemon's Content-Type cannot decide: before API 1.42 it says
+// raw-stream for both.
+func newDecoder(c docker.Container, body io.Reader) *decode.Reader {
+	if c.TTY {
+		return decode.NewRawReader(body, maxFrame)
+	}
+	return decode.NewMuxReader(body, maxFrame)
 }
