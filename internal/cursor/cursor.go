@@ -81,7 +81,14 @@ type Position struct {
 	MaxTimestamp int64       `json:"max_ts"`
 	// Discarding is set per stream (stdout, stderr) while the rest of a line
 	// longer than max_log_size is being dropped.
-	Discarding [2]bool `json:"discarding,omitzero"`
+	Discarding [2]Discard `json:"discarding,omitzero"`
+}
+
+// Discard marks a stream that is dropping the rest of an over-long line;
+// Timestamp is that line's, which its remaining parts share.
+type Discard struct {
+	On        bool  `json:"on,omitempty"`
+	Timestamp int64 `json:"ts,omitempty"`
 }
 
 // SinceParam formats Since for the API: seconds and nine fraction digits,

@@ -84,7 +84,7 @@ func (r *reader) feed(m msg, skipLines *uint64) {
 		}
 	}
 	if len(r.pending[1]) == 0 && len(r.pending[2]) == 0 {
-		r.tr.Settle([2]bool{})
+		r.tr.Settle([2]Discard{})
 		r.unsettled, r.sinceQ = 0, 0
 	}
 }
@@ -230,7 +230,7 @@ func TestReplayReportsGap(t *testing.T) {
 	for i, s := range []string{"a", "b", "c"} {
 		tr.Observe(int64(10+i), 1, []byte(s))
 		tr.LineDone()
-		tr.Settle([2]bool{})
+		tr.Settle([2]Discard{})
 	}
 	pos := tr.Rewind()
 	// Docker rotated "c" away and kept only newer lines.
@@ -253,7 +253,7 @@ func BenchmarkObservePrefix(b *testing.B) {
 	for i := range b.N {
 		tr.Observe(int64(i+1), 1, payload)
 		tr.LineDone()
-		tr.Settle([2]bool{})
+		tr.Settle([2]Discard{})
 	}
 }
 
@@ -264,6 +264,6 @@ func BenchmarkObserveFilter(b *testing.B) {
 	for i := range b.N {
 		tr.Observe(int64(i+1)*1000, 1, payload)
 		tr.LineDone()
-		tr.Settle([2]bool{})
+		tr.Settle([2]Discard{})
 	}
 }

@@ -13,7 +13,7 @@ type Tracker struct {
 	// linesSinceQ counts lines completed after q; they are rebuilt and
 	// dropped again when a stream resumes from q.
 	linesSinceQ uint64
-	discarding  [2]bool
+	discarding  [2]Discard
 }
 
 // state is what a Position is computed from.
@@ -83,7 +83,7 @@ func (t *Tracker) LineDone() { t.linesSinceQ++ }
 // Settle marks the point after the last observed message as resumable: no
 // line is half assembled there. discarding says which streams are dropping
 // the rest of a truncated line.
-func (t *Tracker) Settle(discarding [2]bool) {
+func (t *Tracker) Settle(discarding [2]Discard) {
 	if t.mode == SinceFilter {
 		t.advanceFilter()
 	}

@@ -288,8 +288,20 @@ func (f *Follower) flushPending(ctx context.Context) {
 			f.emit(l, pcommon.NewTimestampFromTime(time.Now()))
 		}
 	}
-	f.tracker.Settle([2]bool{f.asm.Discarding(decode.Stdout), f.asm.Discarding(decode.Stderr)})
+	f.tracker.Settle(f.discards())
 	_ = f.flush(ctx)
+}
+
+// discards is the assembler's dropping state for the position.
+func (f *Follower) discards() [2]cursor.Discard {
+	var d [2]cursor.Discard
+	for i, s := range []decode.Stream{decode.Stdout, decode.Stderr} {
+		d[i].On, d[i].Timestamp = f.asm.Discarding(s)
+		if !d[i].On {
+			d[i].Timestamp = 0
+		}
+	}
+	return d
 }
 
 func (f *Follower) recordUtilization(ctx context.Context) {

@@ -52,7 +52,7 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	defer body.Close()
 	tel.DockerlogsrotatingStreamsOpen.Add(ctx, 1)
 
-	o := f.read(sctx, c, body, pos, opened)
+	o := f.read(ctx, sctx, c, body, pos, opened)
 	if f.out.Len() > 0 {
 		if f.flush(ctx) != nil {
 			o.reason = "shutdown"
@@ -78,8 +78,10 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 
 // read decodes the stream into lines. Lines go to the batch, which is
 // flushed whenever the decoder has no more buffered bytes (the reader has
-// caught up) or the batch is full.
-func (f *Follower) read(ctx context.Context, c docker.Container, body io.Reader, pos cursor.Position, opened time.Time) outcome {
+// caught up) or the batch is full. sctx is the stream's context (cancelled
+// at rotation); flushing uses ctx, so a rotation never cuts a batch that
+// the consumer has not accepted yet.
+func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.Reader, pos cursor.Position, opened time.Time) outcome {
 	tel := f.set.Telemetry
 	dec := newDecoder(c, body)
 	orphans := line.ContinuationsShareTimestamp(c.LogDriver)
@@ -87,8 +89,8 @@ func (f *Follower) read(ctx context.Context, c docker.Container, body io.Reader,
 	skipLines := pos.SkipLines
 	f.asm.Reset()
 	f.asm.TrimCR = c.TTY
-	f.asm.SetDiscarding(decode.Stdout, pos.Discarding[0])
-	f.asm.SetDiscarding(decode.Stderr, pos.Discarding[1])
+	f.asm.SetDiscarding(decode.Stdout, pos.Discarding[0].On, pos.Discarding[0].Timestamp)
+	f.asm.SetDiscarding(decode.Stderr, pos.Discarding[1].On, pos.Discarding[1].Timestamp)
 
 	var o outcome
 	var dupes, bytes int64
@@ -102,10 +104,16 @@ func (f *Follower) read(ctx context.Context, c docker.Container, body io.Reader,
 	observed := pcommon.Timestamp(0)
 	for {
 		fr, err := dec.Next()
+		if sctx.Err() != nil {
+			// Closed by rotation or shutdown: what the decoder returns now
+			// may be a message cut short (a TTY stream has no framing), so
+			// it is left for the next stream to read from the position.
+			return o
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				o.reason = "eof"
-			} else if ctx.Err() == nil {
+			} else {
 				o.err = err
 			}
 			return o
@@ -150,7 +158,7 @@ func (f *Follower) read(ctx context.Context, c docker.Container, body io.Reader,
 			complete(l)
 		}
 		if !f.asm.Pending() {
-			f.tracker.Settle([2]bool{f.asm.Discarding(decode.Stdout), f.asm.Discarding(decode.Stderr)})
+			f.tracker.Settle(f.discards())
 		}
 		if dec.Buffered() == 0 || f.out.Len() >= f.set.MaxBatch {
 			observed = 0

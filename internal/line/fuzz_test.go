@@ -56,8 +56,8 @@ func FuzzAssembler(f *testing.F) {
 					t.Fatalf("stream %d buffers %d bytes, MaxSize %d", i, cap(st.buf), a.MaxSize)
 				}
 			}
-			if a.Pending() != m.pending() || a.Discarding(s) != m.st[s-1].discarding {
-				t.Fatalf("Pending=%v Discarding=%v, model %v %v", a.Pending(), a.Discarding(s),
+			if a.Pending() != m.pending() || discarding(a, s) != m.st[s-1].discarding {
+				t.Fatalf("Pending=%v Discarding=%v, model %v %v", a.Pending(), discarding(a, s),
 					m.pending(), m.st[s-1].discarding)
 			}
 		}

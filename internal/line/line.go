@@ -120,8 +120,9 @@ func (a *Assembler) Add(f decode.Frame) (Line, bool) {
 // it, and forgets it: the parts of one line share the first part's
 // timestamp (json-file and local drivers), so a frame with another timestamp
 // means the line's end was lost (Docker rotated its file while the line was
-// being read, or a run ended mid-line). The returned line is marked
-// Truncated. A line being discarded is forgotten likewise. Call it before
+// being read, or a run ended mid-line and the next run's lines follow in
+// the history). The line is returned as it is, like Flush does at the end of
+// a run. A line being discarded is forgotten likewise. Call it before
 // Add, and only when ContinuationsShareTimestamp holds for the log driver.
 func (a *Assembler) Orphan(f decode.Frame) (Line, bool) {
 	st := a.state(f.Stream)
@@ -135,7 +136,7 @@ func (a *Assembler) Orphan(f decode.Frame) (Line, bool) {
 	if st.parts == 0 {
 		return Line{}, false
 	}
-	l := Line{Timestamp: st.ts, Stream: f.Stream, Body: st.buf, Truncated: true, Parts: st.parts}
+	l := Line{Timestamp: st.ts, Stream: f.Stream, Body: st.buf, Parts: st.parts}
 	st.parts = 0
 	return l, true
 }
@@ -167,18 +168,23 @@ func (a *Assembler) Pending() bool {
 	return a.st[0].parts > 0 || a.st[1].parts > 0
 }
 
-// Discarding reports whether stream s is dropping the rest of a truncated line.
-func (a *Assembler) Discarding(s decode.Stream) bool { return a.state(s).discarding }
+// Discarding reports whether stream s is dropping the rest of a truncated
+// line, and that line's timestamp.
+func (a *Assembler) Discarding(s decode.Stream) (bool, int64) {
+	st := a.state(s)
+	return st.discarding, st.ts
+}
 
 // SetDiscarding sets whether stream s drops frames up to and including the
-// next final part (e.g. to resume a stream in the middle of a truncated line).
-// Setting it drops the stream's unfinished line.
-func (a *Assembler) SetDiscarding(s decode.Stream, v bool) {
+// next final part of the line stamped ts (to resume a stream in the middle
+// of a truncated line). Setting it drops the stream's unfinished line.
+func (a *Assembler) SetDiscarding(s decode.Stream, v bool, ts int64) {
 	st := a.state(s)
 	st.discarding = v
 	if v {
 		st.parts = 0
 		st.buf = st.buf[:0]
+		st.ts = ts
 	}
 }
 

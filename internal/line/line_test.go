@@ -266,9 +266,9 @@ func TestDiscardingAndPending(t *testing.T) {
 	a := &Assembler{MaxSize: 4}
 	check := func(step string, pending, dOut, dErr bool) {
 		t.Helper()
-		if a.Pending() != pending || a.Discarding(out) != dOut || a.Discarding(er) != dErr {
+		if a.Pending() != pending || discarding(a, out) != dOut || discarding(a, er) != dErr {
 			t.Fatalf("%s: Pending=%v Discarding(stdout)=%v Discarding(stderr)=%v, want %v %v %v",
-				step, a.Pending(), a.Discarding(out), a.Discarding(er), pending, dOut, dErr)
+				step, a.Pending(), discarding(a, out), discarding(a, er), pending, dOut, dErr)
 		}
 	}
 	check("new", false, false, false)
@@ -281,7 +281,7 @@ func TestDiscardingAndPending(t *testing.T) {
 	a.Add(fr(out, 1, "rest"))
 	check("stdout discarded to the end", false, false, false)
 
-	a.SetDiscarding(out, true)
+	a.SetDiscarding(out, true, 0)
 	check("SetDiscarding", false, true, false)
 	if _, ok := a.Add(fr(out, 1, "end of a line begun before a reconnect")); ok {
 		t.Fatal("line emitted while discarding")
@@ -289,7 +289,7 @@ func TestDiscardingAndPending(t *testing.T) {
 	check("after final part", false, false, false)
 
 	a.Add(pt(out, 1, "ab"))
-	a.SetDiscarding(out, true)
+	a.SetDiscarding(out, true, 0)
 	check("SetDiscarding drops the unfinished line", false, true, false)
 	if _, ok := a.Flush(out); ok {
 		t.Fatal("Flush of a discarded line returned a line")

@@ -24,7 +24,7 @@ func TestOrphanEndsALineWhoseEndWasLost(t *testing.T) {
 	}
 	next := decode.Frame{Timestamp: 11, Stream: decode.Stdout, Payload: []byte("next")}
 	l, ok := a.Orphan(next)
-	if !ok || string(l.Body) != "headmore" || !l.Truncated || l.Timestamp != 10 || l.Parts != 2 {
+	if !ok || string(l.Body) != "headmore" || l.Truncated || l.Timestamp != 10 || l.Parts != 2 {
 		t.Fatalf("orphan = %+v, %v", l, ok)
 	}
 	if l, ok := a.Add(next); !ok || string(l.Body) != "next" || a.Pending() {
@@ -38,7 +38,7 @@ func TestOrphanStopsDiscarding(t *testing.T) {
 		t.Fatal("no truncated line")
 	}
 	next := decode.Frame{Timestamp: 12, Stream: decode.Stdout, Payload: []byte("ok")}
-	if _, ok := a.Orphan(next); ok || a.Discarding(decode.Stdout) {
+	if _, ok := a.Orphan(next); ok || discarding(&a, decode.Stdout) {
 		t.Fatal("discarding went on past a new line")
 	}
 	if l, ok := a.Add(next); !ok || string(l.Body) != "ok" {
@@ -49,5 +49,26 @@ func TestOrphanStopsDiscarding(t *testing.T) {
 func TestContinuationsShareTimestamp(t *testing.T) {
 	if ContinuationsShareTimestamp("journald") || !ContinuationsShareTimestamp("json-file") || !ContinuationsShareTimestamp("local") {
 		t.Fatal("wrong driver rule")
+	}
+}
+
+func discarding(a *Assembler, s decode.Stream) bool {
+	on, _ := a.Discarding(s)
+	return on
+}
+
+func TestSetDiscardingKeepsTheDroppedLinesTimestamp(t *testing.T) {
+	var a Assembler
+	a.SetDiscarding(decode.Stdout, true, 10)
+	rest := decode.Frame{Timestamp: 10, Stream: decode.Stdout, Payload: []byte("rest"), Partial: true}
+	if _, ok := a.Orphan(rest); ok || !discarding(&a, decode.Stdout) {
+		t.Fatal("a part of the dropped line ended the dropping")
+	}
+	if _, ok := a.Add(rest); ok {
+		t.Fatal("a part of the dropped line was emitted")
+	}
+	last := decode.Frame{Timestamp: 10, Stream: decode.Stdout, Payload: []byte("end")}
+	if _, ok := a.Add(last); ok || discarding(&a, decode.Stdout) {
+		t.Fatal("the last part did not end the dropping")
 	}
 }

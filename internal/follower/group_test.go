@@ -1,0 +1,367 @@
+package follower
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/batch"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
+)
+
+// TestStopAndRestart: a container that stops is waited for; the line it
+// left unfinished is emitted when its run ends; after a restart the
+// follower reads the new run from its position, without repeating anything.
+func TestStopAndRestart(t *testing.T) {
+	engines(t, func(t *testing.T, engine string) {
+		h := newHarness(t, engine)
+		id := h.add(fakedocker.Container{Name: "web"})
+		g := h.group()
+		g.Upsert(h.inspect(id), false)
+
+		w := &lines{src: "web"}
+		for range 5 {
+			h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+		}
+		// The run ends in the middle of a line: no '\n' ever comes.
+		h.d.Write(id, fakedocker.Entry{Stream: fakedocker.Stdout, Text: []byte(w.next(fakedocker.Stdout, 20)), Partial: true})
+		h.waitRecords(5)
+		h.d.Stop(id)
+		h.waitRecords(6)
+
+		h.api.waitOpens(t, 1)
+		opens := h.api.opens()
+		h.d.Start(id)
+		for range 5 {
+			h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+		}
+		h.d.WriteLines(id, fakedocker.Stderr, w.next(fakedocker.Stderr, 20))
+		g.Upsert(h.inspect(id), false) // discovery saw the start event
+		w.expect(&h.sink.Checker)
+		h.waitChecker()
+		h.api.waitOpens(t, max(h.api.opens(), opens+1)+2)
+		h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+		w.expect(&h.sink.Checker)
+		h.waitChecker()
+		h.exact()
+		if ids := g.IDs(); len(ids) != 1 || ids[0] != id {
+			t.Errorf("IDs %v, want [%s]", ids, id)
+		}
+	})
+}
+
+// TestRemoveEndsFollower: a removed container's stream is read to its end,
+// then its follower returns without the group's context ending.
+func TestRemoveEndsFollower(t *testing.T) {
+	for _, stopFirst := range []bool{false, true} {
+		name := "running"
+		if stopFirst {
+			name = "stopped"
+		}
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, modern)
+			id := h.add(fakedocker.Container{Name: "web"})
+			g := h.group()
+			g.Upsert(h.inspect(id), false)
+			w := &lines{src: "web"}
+			for range 20 {
+				h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+			}
+			if stopFirst {
+				h.d.Stop(id)
+				h.waitRecords(20)
+				g.Remove(id)
+			} else {
+				g.Remove(id)
+				h.d.Remove(id)
+			}
+			if ids := g.IDs(); len(ids) != 0 {
+				t.Errorf("IDs %v after Remove", ids)
+			}
+			waitDone(t, "the follower of a removed container to return", g.Wait)
+			w.expect(&h.sink.Checker)
+			h.waitChecker()
+			h.exact()
+			if n := h.counter("containers_watched", "", ""); n != 0 {
+				t.Errorf("containers_watched %d, want 0", n)
+			}
+		})
+	}
+}
+
+// TestRenameChangesResource: an Upsert with a new name changes the
+// resource of the batches that follow.
+func TestRenameChangesResource(t *testing.T) {
+	h := newHarness(t, modern)
+	id := h.add(fakedocker.Container{Name: "web"})
+	g := h.group()
+	g.Upsert(h.inspect(id), false)
+	w := &lines{src: "web"}
+	for range 3 {
+		h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+	}
+	h.waitRecords(3)
+	h.d.Rename(id, "web-renamed")
+	g.Upsert(h.inspect(id), false)
+	for range 3 {
+		h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+	}
+	h.waitRecords(6)
+	for i, r := range h.sink.Records() {
+		want := "web"
+		if i >= 3 {
+			want = "web-renamed"
+		}
+		if r.Container != want || r.ID != id {
+			t.Errorf("record %d: container.name %q id %.12s, want %q", i, r.Container, r.ID, want)
+		}
+	}
+	if ids := g.IDs(); len(ids) != 1 {
+		t.Errorf("IDs %v: a rename must not start a second follower", ids)
+	}
+}
+
+// TestStartAtEnd: a container found at startup is read from the end of its
+// log when start_at is end.
+func TestStartAtEnd(t *testing.T) {
+	engines(t, func(t *testing.T, engine string) {
+		h := newHarness(t, engine)
+		h.set.StartAtBeginning = false
+		old := h.add(fakedocker.Container{Name: "old"})
+		empty := h.add(fakedocker.Container{Name: "empty"})
+		w := &lines{src: "old"}
+		for range 5 {
+			h.d.WriteLines(old, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+		}
+		e := &lines{src: "empty"}
+		g := h.group()
+		g.Upsert(h.inspect(old), true)
+		g.Upsert(h.inspect(empty), true)
+		h.api.waitOpens(t, 2) // the end was taken before the streams opened
+		for range 3 {
+			h.d.WriteLines(old, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+			h.d.WriteLines(empty, fakedocker.Stdout, e.next(fakedocker.Stdout, 20))
+		}
+		h.waitRecords(6)
+		var oldSeqs, emptySeqs []int
+		for _, r := range h.sink.Records() {
+			l, err := seqcheck.Parse(r.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Container == "old" {
+				oldSeqs = append(oldSeqs, l.Seq)
+			} else {
+				emptySeqs = append(emptySeqs, l.Seq)
+			}
+		}
+		if !equalInts(oldSeqs, span(6, 8)) {
+			t.Errorf("old: delivered %v, want 6..8 (history skipped)", oldSeqs)
+		}
+		if !equalInts(emptySeqs, span(1, 3)) {
+			t.Errorf("empty: delivered %v, want 1..3", emptySeqs)
+		}
+	})
+}
+
+// TestStartAtCurrentRun: without start_at beginning, a container started
+// after the receiver is read from the start of its current run.
+func TestStartAtCurrentRun(t *testing.T) {
+	engines(t, func(t *testing.T, engine string) {
+		h := newHarness(t, engine)
+		h.set.StartAtBeginning = false
+		id := h.add(fakedocker.Container{Name: "web"})
+		h.d.WriteLines(id, fakedocker.Stdout, "previous run 1", "previous run 2")
+		h.d.Stop(id)
+		h.d.Start(id)
+		w := &lines{src: "web"}
+		for range 4 {
+			h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+		}
+		g := h.group()
+		g.Upsert(h.inspect(id), false)
+		w.expect(&h.sink.Checker)
+		h.waitChecker()
+		h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+		w.expect(&h.sink.Checker)
+		h.waitChecker()
+		h.exact()
+	})
+}
+
+// TestExitedBeforeDiscovery: a container that ran and exited before
+// discovery looked is read; one that never ran is not followed.
+func TestExitedBeforeDiscovery(t *testing.T) {
+	h := newHarness(t, modern)
+	id := h.add(fakedocker.Container{Name: "job"})
+	w := &lines{src: "job"}
+	for range 7 {
+		h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+	}
+	h.d.Stop(id)
+	h.d.AddContainer(fakedocker.Container{Name: "never"})
+	never := h.d.ContainerID("never")
+
+	g := h.group()
+	nc := h.inspect(never)
+	g.Upsert(nc, false)
+	if ids := g.IDs(); len(ids) != 0 {
+		t.Errorf("a container that never ran is followed: %v", ids)
+	}
+	g.Upsert(h.inspect(id), false)
+	w.expect(&h.sink.Checker)
+	h.waitChecker()
+	h.exact()
+	if n := len(h.d.RequestsTo("/containers/" + never + "/logs")); n != 0 {
+		t.Errorf("%d log requests for a container that never ran", n)
+	}
+}
+
+// TestTTY: a TTY container's raw stream is decoded and its "\r\n" line
+// endings are trimmed, across rotations.
+func TestTTY(t *testing.T) {
+	engines(t, func(t *testing.T, engine string) {
+		h := newHarness(t, engine)
+		id := h.add(fakedocker.Container{Name: "tty", TTY: true})
+		g := h.group()
+		g.Upsert(h.inspect(id), false)
+		w := &lines{src: "tty"}
+		for r := range 6 {
+			var es []fakedocker.Entry
+			now := time.Now()
+			for range 30 {
+				es = append(es, fakedocker.Entry{Time: now, Stream: fakedocker.Stdout, Text: []byte(w.next(fakedocker.Stdout, 25) + "\r")})
+			}
+			h.d.WriteEntries(id, es...)
+			if r%2 == 1 {
+				h.api.waitOpens(t, h.api.opens()+1)
+			}
+		}
+		w.expect(&h.sink.Checker)
+		h.waitChecker()
+		h.api.waitOpens(t, h.api.opens()+2)
+		h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 25)+"\r")
+		w.expect(&h.sink.Checker)
+		h.waitChecker()
+		h.exact()
+		for _, r := range h.sink.Records() {
+			if strings.HasSuffix(r.Body, "\r") {
+				t.Fatalf("body %q keeps its CR", r.Body)
+			}
+		}
+	})
+}
+
+// TestTruncation: a line longer than MaxLogSize is emitted truncated and
+// flagged; the lines after it are intact.
+func TestTruncation(t *testing.T) {
+	h := newHarness(t, modern)
+	h.set.MaxLogSize = 1000
+	id := h.add(fakedocker.Container{Name: "web"})
+	long := seqcheck.Format("web", "stdout", 1, 5000, false)
+	split := seqcheck.Format("web", "stdout", 2, 40000, false)
+	h.d.WriteLines(id, fakedocker.Stdout, long)
+	h.d.WriteSplit(id, fakedocker.Stdout, split, 0) // 16 KiB parts
+	h.d.WriteLines(id, fakedocker.Stdout, "after")
+	g := h.group()
+	g.Upsert(h.inspect(id), false)
+	h.waitRecords(3)
+	recs := h.sink.Records()
+	for i, want := range []string{long[:1000], split[:1000]} {
+		if recs[i].Body != want {
+			t.Errorf("record %d: body of %d bytes, want the first 1000 bytes", i, len(recs[i].Body))
+		}
+		if recs[i].Attrs[batch.AttrTruncated] != true {
+			t.Errorf("record %d: attributes %v, want %s", i, recs[i].Attrs, batch.AttrTruncated)
+		}
+	}
+	if recs[2].Body != "after" || recs[2].Attrs[batch.AttrTruncated] != nil {
+		t.Errorf("record 2: %q %v, want an intact line", recs[2].Body, recs[2].Attrs)
+	}
+	if n := h.counter("lines_truncated", "", ""); n != 2 {
+		t.Errorf("lines_truncated %d, want 2", n)
+	}
+}
+
+// TestMaxBatch: no ConsumeLogs call carries more than MaxBatch records.
+func TestMaxBatch(t *testing.T) {
+	h := newHarness(t, modern)
+	h.set.MaxBatch = 10
+	var mu sync.Mutex
+	var sizes []int
+	h.set.Consumer = &tap{next: h.sink, f: func(ld plog.Logs) error {
+		mu.Lock()
+		sizes = append(sizes, ld.LogRecordCount())
+		mu.Unlock()
+		return nil
+	}}
+	id := h.add(fakedocker.Container{Name: "web"})
+	w := &lines{src: "web"}
+	var texts []string
+	for range 95 {
+		texts = append(texts, w.next(fakedocker.Stdout, 20))
+	}
+	h.d.WriteLines(id, fakedocker.Stdout, texts...)
+	g := h.group()
+	g.Upsert(h.inspect(id), false)
+	w.expect(&h.sink.Checker)
+	h.waitChecker()
+	h.exact()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, n := range sizes {
+		if n > 10 || n == 0 {
+			t.Fatalf("batch sizes %v, want 1..10 each", sizes)
+		}
+	}
+}
+
+// TestUpsertAfterCancel: a group whose context ended starts nothing.
+func TestUpsertAfterCancel(t *testing.T) {
+	h := newHarness(t, modern)
+	id := h.add(fakedocker.Container{Name: "web"})
+	ctx, cancel := context.WithCancel(context.Background())
+	g := NewGroup(ctx, h.set)
+	cancel()
+	g.Upsert(h.inspect(id), false)
+	if ids := g.IDs(); len(ids) != 0 {
+		t.Errorf("IDs %v after cancel", ids)
+	}
+	g.Wait()
+	if n := len(h.d.RequestsTo("/containers/" + id + "/logs")); n != 0 {
+		t.Errorf("%d log requests", n)
+	}
+	var _ docker.Container
+}
+
+// TestShutdownWhileStreaming: cancelling the group's context ends every
+// follower promptly, including one whose consumer keeps refusing.
+func TestShutdownWhileStreaming(t *testing.T) {
+	h := newHarness(t, modern)
+	h.sink.Refuse = func() error { return errBusy }
+	busy := h.add(fakedocker.Container{Name: "busy"})
+	h.d.WriteLines(busy, fakedocker.Stdout, "x")
+	idle := h.add(fakedocker.Container{Name: "idle"})
+	ctx, cancel := context.WithCancel(context.Background())
+	g := NewGroup(ctx, h.set)
+	g.Upsert(h.inspect(busy), false)
+	g.Upsert(h.inspect(idle), false)
+	h.api.waitOpens(t, 2)
+	cancel()
+	waitDone(t, "Group.Wait after cancel", g.Wait)
+	if err := h.d.WaitLogStreams(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.counter("containers_watched", "", ""); n != 0 {
+		t.Errorf("containers_watched %d after shutdown", n)
+	}
+	if n := h.counter("streams_open", "", ""); n != 0 {
+		t.Errorf("streams_open %d after shutdown", n)
+	}
+}
