@@ -37,6 +37,12 @@ type Config struct {
 	// RotationInterval is how often each log stream is closed and reopened
 	// (±10% jitter). 0 disables rotation.
 	RotationInterval time.Duration `mapstructure:"rotation_interval"`
+	// IdleTimeout reopens a stream that sent nothing for this long after
+	// its first message (a stalled connection); 0 leaves it to rotation.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// FirstByteTimeout reopens a stream whose first message has not come
+	// this long after it was opened; 0 leaves it to rotation.
+	FirstByteTimeout time.Duration `mapstructure:"first_byte_timeout"`
 	// MaxConcurrentStreams caps the open log streams; 0 means no cap.
 	MaxConcurrentStreams int `mapstructure:"max_concurrent_streams"`
 	// ResyncInterval is how often the container list is read again to
@@ -60,6 +66,13 @@ type Config struct {
 	EnvToAttributes map[string]string `mapstructure:"env_to_attributes"`
 
 	ResourceAttributes metadata.ResourceAttributesConfig `mapstructure:"resource_attributes"`
+
+	// Storage names a storage extension (file_storage) that keeps positions
+	// across collector restarts; without it start_at decides after a restart.
+	Storage *component.ID `mapstructure:"storage"`
+	// StorageRetention deletes saved positions of containers not followed
+	// for this long.
+	StorageRetention time.Duration `mapstructure:"storage_retention"`
 
 	_ struct{}
 }
@@ -90,6 +103,7 @@ const (
 	defaultMaxStreams       = 50
 	defaultResyncInterval   = time.Minute
 	defaultMaxLogSize       = 1 << 20
+	defaultStorageRetention = 7 * 24 * time.Hour
 
 	minRotationInterval = 100 * time.Millisecond
 	maxMaxLogSize       = 64 << 20
@@ -106,6 +120,7 @@ func createDefaultConfig() component.Config {
 		ResyncInterval:       defaultResyncInterval,
 		ExcludeSelf:          true,
 		MaxLogSize:           defaultMaxLogSize,
+		StorageRetention:     defaultStorageRetention,
 		ResourceAttributes:   metadata.DefaultResourceAttributesConfig(),
 	}
 }
@@ -138,11 +153,19 @@ func (cfg *Config) Validate() error {
 	if cfg.RotationInterval < 0 || (cfg.RotationInterval > 0 && cfg.RotationInterval < minRotationInterval) {
 		errs = append(errs, fmt.Errorf("rotation_interval: must be 0 (off) or at least %v, got %v", minRotationInterval, cfg.RotationInterval))
 	}
+	for key, d := range map[string]time.Duration{"idle_timeout": cfg.IdleTimeout, "first_byte_timeout": cfg.FirstByteTimeout} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s: must be 0 (off) or positive, got %v", key, d))
+		}
+	}
 	if cfg.MaxConcurrentStreams < 0 {
 		errs = append(errs, fmt.Errorf("max_concurrent_streams: must be 0 (no cap) or positive, got %d", cfg.MaxConcurrentStreams))
 	}
 	if cfg.ResyncInterval <= 0 {
 		errs = append(errs, fmt.Errorf("resync_interval: must be positive, got %v", cfg.ResyncInterval))
+	}
+	if cfg.StorageRetention <= 0 {
+		errs = append(errs, fmt.Errorf("storage_retention: must be positive, got %v", cfg.StorageRetention))
 	}
 	if cfg.MaxLogSize <= 0 || cfg.MaxLogSize > maxMaxLogSize {
 		errs = append(errs, fmt.Errorf("max_log_size: must be between 1 byte and 64MiB, got %d", cfg.MaxLogSize))

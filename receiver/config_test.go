@@ -66,6 +66,8 @@ func TestConfigDefaultIsValidAndMatchesFactory(t *testing.T) {
 	assert.False(t, ra.ContainerHostname.Enabled)
 }
 
+var storageID = component.MustNewIDWithName("file_storage", "positions")
+
 func TestConfigAllKeysSetAreLoaded(t *testing.T) {
 	cfg, err := loadConfig(t, "all")
 	require.NoError(t, err)
@@ -94,8 +96,12 @@ func TestConfigAllKeysSetAreLoaded(t *testing.T) {
 		Timeout:              3 * time.Second,
 		StartAt:              StartAtBeginning,
 		RotationInterval:     30 * time.Second,
+		IdleTimeout:          2 * time.Minute,
+		FirstByteTimeout:     10 * time.Minute,
 		MaxConcurrentStreams: 7,
 		ResyncInterval:       45 * time.Second,
+		Storage:              &storageID,
+		StorageRetention:     48 * time.Hour,
 		Include: MatchConfig{
 			Names:  []string{"web-*", "/^api-[0-9]+$/"},
 			Images: []string{"nginx:*"},
@@ -148,6 +154,9 @@ func TestConfigInvalidValuesAreRejectedNamingTheKey(t *testing.T) {
 		{name: "unknown_unit_max_log_size", key: "max_log_size", also: "12XB"},
 		{name: "huge_max_log_size", key: "max_log_size"},
 		{name: "negative_max_concurrent_streams", key: "max_concurrent_streams"},
+		{name: "negative_idle_timeout", key: "idle_timeout"},
+		{name: "negative_first_byte_timeout", key: "first_byte_timeout"},
+		{name: "zero_storage_retention", key: "storage_retention"},
 		{name: "bad_endpoint", key: "endpoint"},
 		{name: "empty_label_attribute", key: "labels_to_attributes"},
 	}

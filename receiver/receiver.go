@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	otelreceiver "go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
@@ -18,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/discovery"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
@@ -90,6 +92,12 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 		r.set.Logger.Warn("endpoint is plain TCP: the Docker API is unauthenticated and unencrypted on the network; configure tls")
 	}
 
+	store, err := r.openStore(host)
+	if err != nil {
+		_ = api.Close()
+		return err
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan struct{})
 
@@ -101,9 +109,12 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 		ScopeName: metadata.ScopeName, ScopeVersion: r.set.BuildInfo.Version,
 		StartAtBeginning: r.cfg.StartAt == StartAtBeginning,
 		RotationInterval: r.cfg.RotationInterval,
+		IdleTimeout:      r.cfg.IdleTimeout,
+		FirstByteTimeout: r.cfg.FirstByteTimeout,
 		MaxLogSize:       int(r.cfg.MaxLogSize),
 		MaxBatch:         maxBatch,
 		Backoff:          follower.Backoff{Initial: backoffInitial, Max: backoffMax},
+		Store:            store,
 	})
 	var self discovery.SelfID
 	if r.cfg.ExcludeSelf {
@@ -126,7 +137,12 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 	go func() {
 		defer close(r.done)
 		d.Run(ctx)
-		group.Wait()
+		group.Wait() // saves the last positions
+		if store != nil {
+			if err := store.Close(context.Background()); err != nil {
+				r.set.Logger.Warn("close position storage", zap.Error(err))
+			}
+		}
 		_ = api.Close()
 	}()
 	return nil
@@ -151,6 +167,33 @@ func (r *logsReceiver) Shutdown(ctx context.Context) error {
 	}
 	r.telemetry.Shutdown()
 	return nil
+}
+
+// openStore connects to the storage extension named by the storage key.
+func (r *logsReceiver) openStore(host component.Host) (*checkpoint.Store, error) {
+	if r.cfg.Storage == nil {
+		return nil, nil
+	}
+	ext, ok := host.GetExtensions()[*r.cfg.Storage]
+	if !ok {
+		return nil, fmt.Errorf("storage: extension %q not found", r.cfg.Storage)
+	}
+	se, ok := ext.(storage.Extension)
+	if !ok {
+		return nil, fmt.Errorf("storage: extension %q is not a storage extension", r.cfg.Storage)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := se.GetClient(ctx, component.KindReceiver, r.set.ID, "")
+	if err != nil {
+		return nil, fmt.Errorf("storage: get client from %q: %w", r.cfg.Storage, err)
+	}
+	store, err := checkpoint.Open(ctx, client, r.cfg.StorageRetention)
+	if err != nil {
+		_ = client.Close(ctx)
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	return store, nil
 }
 
 func (r *logsReceiver) loadTLS() (*tls.Config, error) {

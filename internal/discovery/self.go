@@ -18,29 +18,47 @@ type SelfID struct {
 var containerIDPattern = regexp.MustCompile(`[0-9a-f]{64}`)
 
 // DetectSelf collects candidate IDs of this process's container from
-// /proc/self/cgroup and /proc/self/mountinfo (Docker mounts
-// /var/lib/docker/containers/<id>/hostname and friends) and the hostname,
-// which Docker sets to the short ID unless told otherwise.
+// /proc/self/cgroup, from the files Docker bind-mounts into every container
+// (/etc/hostname, /etc/hosts, /etc/resolv.conf come from
+// /var/lib/docker/containers/<id>/), and the hostname, which Docker sets to
+// the short ID unless told otherwise.
 func DetectSelf() SelfID {
 	s := SelfID{ids: map[string]bool{}}
-	for _, f := range []string{"/proc/self/cgroup", "/proc/self/mountinfo"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if !strings.Contains(line, "docker") && !strings.Contains(line, "containers") {
-				continue
-			}
-			for _, id := range containerIDPattern.FindAllString(line, -1) {
-				s.ids[id] = true
-			}
-		}
+	if b, err := os.ReadFile("/proc/self/cgroup"); err == nil {
+		s.addIDs(string(b), func(line string) bool { return strings.Contains(line, "docker") })
+	}
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		s.addIDs(string(b), isDockerBindMount)
 	}
 	if h, err := os.Hostname(); err == nil && len(h) >= 12 && len(h) <= 64 && isHex(h) {
 		s.hostname = h
 	}
 	return s
+}
+
+func (s SelfID) addIDs(text string, keep func(line string) bool) {
+	for _, line := range strings.Split(text, "\n") {
+		if keep(line) {
+			for _, id := range containerIDPattern.FindAllString(line, -1) {
+				s.ids[id] = true
+			}
+		}
+	}
+}
+
+// isDockerBindMount keeps mountinfo lines whose mount point (the fifth
+// field) is one of the files Docker provides to the container itself, so a
+// host that mounts /var/lib/docker does not mistake others for itself.
+func isDockerBindMount(line string) bool {
+	f := strings.Fields(line)
+	if len(f) < 5 {
+		return false
+	}
+	switch f[4] {
+	case "/etc/hostname", "/etc/hosts", "/etc/resolv.conf":
+		return strings.Contains(f[3], "containers")
+	}
+	return false
 }
 
 func isHex(s string) bool {

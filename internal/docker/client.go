@@ -67,8 +67,14 @@ func NewClient(cfg Config) (*client.Client, error) {
 	return c, nil
 }
 
-// IsPlainTCP reports whether endpoint is an unencrypted TCP address, which
-// exposes a root-equivalent API to the network.
+// IsPlainTCP reports whether endpoint is reached unencrypted over the
+// network, exposing a root-equivalent API: the client dials every scheme
+// but unix and npipe over TCP, in clear text unless TLS is configured.
 func IsPlainTCP(endpoint string, tlsConfigured bool) bool {
-	return !tlsConfigured && (strings.HasPrefix(endpoint, "tcp://") || strings.HasPrefix(endpoint, "http://"))
+	scheme, _, ok := strings.Cut(endpoint, "://")
+	if tlsConfigured || !ok {
+		return false
+	}
+	scheme = strings.ToLower(scheme)
+	return scheme != "unix" && scheme != "npipe"
 }

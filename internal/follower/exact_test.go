@@ -3,6 +3,8 @@ package follower
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/pool"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
 )
 
@@ -25,6 +28,21 @@ import (
 func TestExactlyOnceAcrossRotations(t *testing.T) {
 	engines(t, func(t *testing.T, engine string) {
 		h := newHarness(t, engine)
+		// Every fourth batch is held by the consumer until the rotation
+		// has closed the stream, so streams also rotate in the middle of
+		// reading (the rest of a burst is left unread, to be resumed).
+		var calls, held atomic.Int64
+		h.set.Consumer = &tap{next: h.sink, f: func(plog.Logs) error {
+			if calls.Add(1)%4 == 2 {
+				ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+				defer cancel()
+				if err := h.d.WaitLogStreams(ctx, 0); err != nil {
+					t.Error("the stream was not rotated while the consumer held a batch")
+				}
+				held.Add(1)
+			}
+			return nil
+		}}
 		id := h.add(fakedocker.Container{Name: "web"})
 		g := h.group()
 		g.Upsert(h.inspect(id), false)
@@ -71,6 +89,9 @@ func TestExactlyOnceAcrossRotations(t *testing.T) {
 		h.waitChecker()
 		h.exact()
 
+		if held.Load() == 0 {
+			t.Error("no batch was held across a rotation")
+		}
 		if n := h.api.opens(); n < rounds/5+2 {
 			t.Errorf("only %d stream opens: rotation did not happen", n)
 		}
@@ -109,11 +130,6 @@ func TestRefusingConsumer(t *testing.T) {
 			name = "across rotations"
 		}
 		t.Run(name, func(t *testing.T) {
-			if rotation > 0 {
-				t.Skip("bug: a batch refused until the rotation timer fires is lost: read() (internal/follower/stream.go:157) " +
-					"calls f.flush with the stream context sctx, which the rotation cancels; flush's backoff sleep then returns " +
-					"ctx.Err() after out.Take() emptied the batch, and the tracker has already moved past those lines")
-			}
 			engines(t, func(t *testing.T, engine string) {
 				h := newHarness(t, engine)
 				h.set.RotationInterval = rotation
@@ -513,3 +529,164 @@ func TestCommittedAfterAccept(t *testing.T) {
 	})
 }
 
+// TestSharedPoolExactlyOnce: three containers share one stream slot; each
+// yields it at rotation and waits its turn, losing and repeating nothing.
+func TestSharedPoolExactlyOnce(t *testing.T) {
+	engines(t, func(t *testing.T, engine string) {
+		h := newHarness(t, engine)
+		h.set.Pool = pool.New(1)
+		names := []string{"a", "b", "c"}
+		ids := make([]string, len(names))
+		ws := make([]*lines, len(names))
+		for i, n := range names {
+			ids[i] = h.add(fakedocker.Container{Name: n})
+			ws[i] = &lines{src: n}
+		}
+		g := h.group()
+		for _, id := range ids {
+			g.Upsert(h.inspect(id), false)
+		}
+		for r := range 12 {
+			for i, id := range ids {
+				now := time.Now()
+				var es []fakedocker.Entry
+				for range 20 {
+					es = append(es, ws[i].entry(fakedocker.Stdout, 15, now))
+				}
+				es = append(es, ws[i].entry(fakedocker.Stderr, 15, now.Add(-2*time.Millisecond)))
+				h.d.WriteEntries(id, es...)
+			}
+			if r%3 == 2 {
+				// Every container had a turn since the last writes.
+				h.api.waitOpens(t, h.api.opens()+len(ids))
+			}
+		}
+		for _, w := range ws {
+			w.expect(&h.sink.Checker)
+		}
+		h.waitChecker()
+		h.api.waitOpens(t, h.api.opens()+2*len(ids))
+		for i, id := range ids {
+			h.d.WriteLines(id, fakedocker.Stdout, ws[i].next(fakedocker.Stdout, 10))
+			ws[i].expect(&h.sink.Checker)
+		}
+		h.waitChecker()
+		h.exact()
+		if n := h.set.Pool.InUse(); n > 1 {
+			t.Errorf("pool in use %d, capacity 1", n)
+		}
+	})
+}
+
+// TestCutWhileLineHalfAssembled: a stdout line split into parts has stderr
+// lines between its parts. A cut after such a stderr line leaves the
+// stdout line half assembled: the position is the point before it, and the
+// stderr lines completed since are rebuilt by the replay and dropped
+// (skip_lines). A second cut while the replay is still rebuilding must keep
+// that count.
+func TestCutWhileLineHalfAssembled(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cuts []string // per request, the entry after whose frame the response is cut
+	}{
+		{"after the first stderr line", []string{"E1"}},
+		{"after the second stderr line", []string{"E2"}},
+		{"after the last part", []string{"S6c"}},
+		{"again during the replay", []string{"E1", "S6a"}},
+		{"again after the replayed stderr line", []string{"E2", "E1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			engines(t, func(t *testing.T, engine string) {
+				h := newHarness(t, engine)
+				h.set.RotationInterval = 0
+				id := h.add(fakedocker.Container{Name: "web"})
+				w := &lines{src: "web"}
+				t0 := time.Now()
+				us := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Microsecond) }
+				var es []fakedocker.Entry
+				names := map[string]int{}
+				add := func(name string, e fakedocker.Entry) {
+					names[name] = len(es)
+					es = append(es, e)
+				}
+				for i := 1; i <= 5; i++ {
+					add("", w.entry(fakedocker.Stdout, 20, us(i)))
+				}
+				s6 := w.next(fakedocker.Stdout, 120)
+				add("S6a", fakedocker.Entry{Time: us(6), Stream: fakedocker.Stdout, Text: []byte(s6[:40]), Partial: true})
+				add("E1", w.entry(fakedocker.Stderr, 20, us(6).Add(500)))
+				add("S6b", fakedocker.Entry{Time: us(6), Stream: fakedocker.Stdout, Text: []byte(s6[40:80]), Partial: true})
+				add("E2", w.entry(fakedocker.Stderr, 20, us(6).Add(700)))
+				add("S6c", fakedocker.Entry{Time: us(6), Stream: fakedocker.Stdout, Text: []byte(s6[80:])})
+				add("", w.entry(fakedocker.Stdout, 20, us(8)))
+				add("", w.entry(fakedocker.Stderr, 20, us(9)))
+				h.d.WriteEntries(id, es...)
+
+				mode := h.d.SinceMode()
+				var n atomic.Int32
+				h.d.SetLogsFault(func(req fakedocker.Request, fw *fakedocker.FaultWriter) bool {
+					i := int(n.Add(1)) - 1
+					if i >= len(tc.cuts) {
+						return false
+					}
+					// Which entries the daemon sends for this since, and
+					// where the named one ends among them.
+					var since time.Time
+					if s := req.Query.Get("since"); s != "" {
+						var err error
+						if since, err = parseSince(s); err != nil {
+							t.Error(err)
+						}
+					}
+					off, skipping := 0, true
+					for k, e := range es {
+						if !since.IsZero() && e.Time.Before(since) && (skipping || mode == fakedocker.SinceFilter) {
+							continue
+						}
+						skipping = false
+						off += 8 + len(fakedocker.FormatLine(e, true))
+						if k == names[tc.cuts[i]] {
+							fw.CutAfter(off)
+							return true
+						}
+					}
+					t.Errorf("request %d: %s is not sent for since=%q", i+1, tc.cuts[i], req.Query.Get("since"))
+					return false
+				})
+
+				g := h.group()
+				g.Upsert(h.inspect(id), false)
+				w.expect(&h.sink.Checker)
+				h.waitChecker()
+				h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 10))
+				h.d.WriteLines(id, fakedocker.Stderr, w.next(fakedocker.Stderr, 10))
+				w.expect(&h.sink.Checker)
+				h.waitChecker()
+				h.exact()
+				if got := n.Load(); int(got) < len(tc.cuts)+1 {
+					t.Errorf("%d log requests, want %d", got, len(tc.cuts)+1)
+				}
+				for _, r := range h.sink.Records() {
+					if r.Attrs["docker.log.truncated"] != nil {
+						t.Errorf("record flagged truncated: %q", r.Body)
+					}
+				}
+			})
+		})
+	}
+}
+
+// parseSince parses the "sec.nanos" since parameter.
+func parseSince(s string) (time.Time, error) {
+	sec, frac, _ := strings.Cut(s, ".")
+	a, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	frac = (frac + "000000000")[:9]
+	b, err := strconv.ParseInt(frac, 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Unix(a, b), nil
+}

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/batch"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/decode"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
@@ -51,6 +52,10 @@ type Settings struct {
 	// RotationInterval closes and reopens each stream this often (±10%
 	// jitter); 0 keeps streams open.
 	RotationInterval time.Duration
+	// IdleTimeout reopens a stream that sent nothing for this long after
+	// its first message; FirstByteTimeout one that sent nothing since it
+	// was opened. Zero disables either.
+	IdleTimeout, FirstByteTimeout time.Duration
 	// MaxLogSize truncates longer lines.
 	MaxLogSize int
 	// MaxBatch caps the records of one ConsumeLogs call.
@@ -58,6 +63,10 @@ type Settings struct {
 	// Backoff bounds the wait before retrying a failed open or a refused
 	// batch (doubling from Backoff.Initial up to Backoff.Max).
 	Backoff Backoff
+	// Store, when set, keeps positions across collector restarts.
+	Store *checkpoint.Store
+
+	commit func(id string, p cursor.Position) // set by the Group
 }
 
 // Backoff is a capped exponential backoff.
@@ -254,6 +263,7 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 // or still runs (the daemon ended the stream: reopen with backoff unless it
 // delivered data). It returns how to compute the next backoff.
 func (f *Follower) afterEOF(ctx context.Context, prev docker.Container, o outcome) (func(time.Duration) time.Duration, bool) {
+	cur := f.info.Load()
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	res, err := f.set.API.ContainerInspect(rctx, f.id, client.ContainerInspectOptions{})
 	cancel()
@@ -269,7 +279,11 @@ func (f *Follower) afterEOF(ctx context.Context, prev docker.Container, o outcom
 		// That run is over: a line it left unfinished never gets its end.
 		f.flushPending(ctx)
 	}
-	f.info.Store(&c)
+	if !f.info.CompareAndSwap(cur, &c) {
+		// Discovery stored newer information while we asked (the
+		// container restarted meanwhile): it wins.
+		c = *f.info.Load()
+	}
 	if c.Running && !o.data {
 		return f.set.Backoff.next, false
 	}

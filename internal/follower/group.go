@@ -23,6 +23,7 @@ type Group struct {
 	// unsupported remembers containers whose log cannot be read, so they
 	// are reported once and never retried.
 	unsupported map[string]bool
+	saver       *saver // nil without a store
 }
 
 type member struct {
@@ -32,7 +33,12 @@ type member struct {
 
 // NewGroup returns a group whose followers run until ctx ends.
 func NewGroup(ctx context.Context, set *Settings) *Group {
-	return &Group{set: set, ctx: ctx, followers: map[string]*member{}, unsupported: map[string]bool{}}
+	g := &Group{set: set, ctx: ctx, followers: map[string]*member{}, unsupported: map[string]bool{}}
+	if set.Store != nil {
+		g.saver = newSaver(set.Store, set.Logger)
+		set.commit = g.saver.commit
+	}
+	return g
 }
 
 // Upsert starts following c, or updates a follower that exists. atStartup
@@ -97,6 +103,9 @@ func (g *Group) Remove(id string) {
 		delete(g.followers, id)
 	}
 	delete(g.unsupported, id)
+	if g.saver != nil {
+		g.saver.remove(id)
+	}
 }
 
 // IDs lists the containers being followed.
@@ -110,5 +119,11 @@ func (g *Group) IDs() []string {
 	return ids
 }
 
-// Wait blocks until every follower has returned (after ctx ended).
-func (g *Group) Wait() { g.wg.Wait() }
+// Wait blocks until every follower has returned (after ctx ended), then
+// saves the last positions.
+func (g *Group) Wait() {
+	g.wg.Wait()
+	if g.saver != nil {
+		g.saver.close()
+	}
+}

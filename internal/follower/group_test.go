@@ -4,13 +4,13 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/batch"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
 )
@@ -66,9 +66,13 @@ func TestRemoveEndsFollower(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, modern)
+			// A rotation between the open and the removal would leave the
+			// rest unread (the log is gone with the container).
+			h.set.RotationInterval = 0
 			id := h.add(fakedocker.Container{Name: "web"})
 			g := h.group()
 			g.Upsert(h.inspect(id), false)
+			h.api.waitOpens(t, 1) // the stream is open: what follows is read before it ends
 			w := &lines{src: "web"}
 			for range 20 {
 				h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
@@ -78,8 +82,9 @@ func TestRemoveEndsFollower(t *testing.T) {
 				h.waitRecords(20)
 				g.Remove(id)
 			} else {
-				g.Remove(id)
+				// Removed while the stream is open, with lines unread.
 				h.d.Remove(id)
+				g.Remove(id)
 			}
 			if ids := g.IDs(); len(ids) != 0 {
 				t.Errorf("IDs %v after Remove", ids)
@@ -337,7 +342,6 @@ func TestUpsertAfterCancel(t *testing.T) {
 	if n := len(h.d.RequestsTo("/containers/" + id + "/logs")); n != 0 {
 		t.Errorf("%d log requests", n)
 	}
-	var _ docker.Container
 }
 
 // TestShutdownWhileStreaming: cancelling the group's context ends every
@@ -363,5 +367,139 @@ func TestShutdownWhileStreaming(t *testing.T) {
 	}
 	if n := h.counter("streams_open", "", ""); n != 0 {
 		t.Errorf("streams_open %d after shutdown", n)
+	}
+}
+
+// TestRestartDuringEOFInspect: the container restarts while the follower,
+// whose stream ended with the stop, is still inspecting it. The inspect
+// answer it gets is from before the restart, but discovery has already
+// handed it the restarted container (Upsert → Update). The follower must
+// read the new run without waiting for yet another Update.
+func TestRestartDuringEOFInspect(t *testing.T) {
+
+	h := newHarness(t, modern)
+	h.set.RotationInterval = 0
+	id := h.add(fakedocker.Container{Name: "web"})
+	var armed atomic.Bool
+	held := make(chan struct{})
+	release := make(chan struct{})
+	h.d.SetFault(func(req fakedocker.Request, w *fakedocker.FaultWriter) bool {
+		if req.Path != "/containers/"+id+"/json" || !armed.CompareAndSwap(true, false) {
+			return false
+		}
+		w.Serve() // the state now (stopped), delivered only when the hook returns
+		close(held)
+		select {
+		case <-release:
+		case <-w.Context().Done():
+		}
+		return true
+	})
+	g := h.group()
+	g.Upsert(h.inspect(id), false)
+	w := &lines{src: "web"}
+	h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+	h.waitRecords(1)
+
+	armed.Store(true)
+	h.d.Stop(id) // the stream ends; the follower inspects the container
+	select {
+	case <-held:
+	case <-time.After(waitTimeout):
+		t.Fatal("the follower did not inspect the stopped container")
+	}
+	h.d.Start(id)
+	h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+	g.Upsert(h.inspect(id), false) // discovery saw the start event
+	close(release)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.sink.WaitFor(ctx, 2); err != nil {
+		t.Fatalf("the restarted run was not read: %d records", len(h.sink.Records()))
+	}
+	w.expect(&h.sink.Checker)
+	h.exact()
+}
+
+// TestSplitLineTimestampsByDriver: json-file stamps every part of a split
+// line with the first part's time, so a part with another time means the
+// line's end was lost and the unfinished line is emitted as it is, on its
+// own; journald stamps each part with its own time and the parts are joined.
+func TestSplitLineTimestampsByDriver(t *testing.T) {
+	for _, tc := range []struct {
+		driver string
+		want   []string
+		trunc  []bool
+	}{
+		{"json-file", []string{"first-part", "second-part", "next"}, []bool{false, false, false}},
+		{"journald", []string{"first-partsecond-part", "next"}, []bool{false, false}},
+	} {
+		t.Run(tc.driver, func(t *testing.T) {
+			h := newHarness(t, modern)
+			id := h.add(fakedocker.Container{Name: "web", LogDriver: tc.driver})
+			t0 := time.Now()
+			h.d.WriteEntries(id,
+				fakedocker.Entry{Time: t0, Stream: fakedocker.Stdout, Text: []byte("first-part"), Partial: true},
+				fakedocker.Entry{Time: t0.Add(time.Millisecond), Stream: fakedocker.Stdout, Text: []byte("second-part")},
+				fakedocker.Entry{Time: t0.Add(2 * time.Millisecond), Stream: fakedocker.Stdout, Text: []byte("next")},
+			)
+			g := h.group()
+			g.Upsert(h.inspect(id), false)
+			h.waitRecords(len(tc.want))
+			recs := h.sink.Records()
+			if len(recs) != len(tc.want) {
+				t.Fatalf("%d records, want %d", len(recs), len(tc.want))
+			}
+			for i, r := range recs {
+				if r.Body != tc.want[i] || (r.Attrs[batch.AttrTruncated] == true) != tc.trunc[i] {
+					t.Errorf("record %d: %q truncated=%v, want %q truncated=%v", i, r.Body, r.Attrs[batch.AttrTruncated], tc.want[i], tc.trunc[i])
+				}
+			}
+			if recs[0].Timestamp != t0.UnixNano() {
+				t.Errorf("timestamp %d, want the first part's %d", recs[0].Timestamp, t0.UnixNano())
+			}
+		})
+	}
+}
+
+// TestRecordFields: records carry the daemon's timestamp, the stream, the
+// body without its newline, and the container's resource.
+func TestRecordFields(t *testing.T) {
+	h := newHarness(t, modern)
+	id := h.add(fakedocker.Container{Name: "web"})
+	t0 := time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)
+	h.d.WriteEntries(id,
+		fakedocker.Entry{Time: t0, Stream: fakedocker.Stderr, Text: []byte("to stderr")},
+		fakedocker.Entry{Time: t0.Add(1), Stream: fakedocker.Stdout, Text: []byte("bad \xff byte")},
+		fakedocker.Entry{Time: t0.Add(2), Stream: fakedocker.Stdout, Text: []byte("")},
+	)
+	g := h.group()
+	g.Upsert(h.inspect(id), false)
+	h.waitRecords(3)
+	recs := h.sink.Records()
+	want := []struct {
+		body, stream string
+		ts           int64
+		invalid      bool
+	}{
+		{"to stderr", "stderr", t0.UnixNano(), false},
+		{"bad \uFFFD byte", "stdout", t0.UnixNano() + 1, true},
+		{"", "stdout", t0.UnixNano() + 2, false},
+	}
+	for i, w := range want {
+		r := recs[i]
+		if r.Body != w.body || r.Stream != w.stream || r.Timestamp != w.ts || (r.Attrs[batch.AttrInvalidUTF8] == true) != w.invalid {
+			t.Errorf("record %d: %+v, want %+v", i, r, w)
+		}
+		if r.Container != "web" || r.ID != id {
+			t.Errorf("record %d: resource %q %q", i, r.Container, r.ID)
+		}
+	}
+	if n := h.counter("lines_read", "stream", "stderr"); n != 1 {
+		t.Errorf("lines_read{stream=stderr} %d, want 1", n)
+	}
+	if n := h.counter("lines_read", "stream", "stdout"); n != 2 {
+		t.Errorf("lines_read{stream=stdout} %d, want 2", n)
 	}
 }

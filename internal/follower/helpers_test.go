@@ -3,7 +3,6 @@ package follower
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -362,12 +361,6 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
-}
-
-func sortedCopy(a []int) []int {
-	b := append([]int(nil), a...)
-	sort.Ints(b)
-	return b
 }
 
 // tap wraps a consumer and sees every batch before it.

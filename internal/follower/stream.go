@@ -34,6 +34,9 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 		defer t.Stop()
 	}
 
+	dog := startWatchdog(f.set.FirstByteTimeout, f.set.IdleTimeout, cancel)
+	defer dog.stop()
+
 	f.set.Logger.Debug("open log stream", zap.String("container", c.Name), zap.Any("position", pos))
 	opened := time.Now()
 	body, err := f.set.API.ContainerLogs(sctx, f.id, client.ContainerLogsOptions{
@@ -42,6 +45,10 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	if err != nil {
 		if ctx.Err() != nil {
 			return outcome{reason: "shutdown"}
+		}
+		if dog.fired.Load() {
+			tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, attrSet("error.type", "stall"))
+			return outcome{reason: "idle", err: wrap("open log stream", c, errStalled)}
 		}
 		tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, attrSet("error.type", errorType(err)))
 		if rotated.Load() {
@@ -52,7 +59,7 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	defer body.Close()
 	tel.DockerlogsrotatingStreamsOpen.Add(ctx, 1)
 
-	o := f.read(ctx, sctx, c, body, pos, opened)
+	o := f.read(ctx, sctx, c, body, pos, opened, dog)
 	if f.out.Len() > 0 {
 		if f.flush(ctx) != nil {
 			o.reason = "shutdown"
@@ -66,6 +73,9 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 		o.reason = "shutdown"
 	case rotated.Load() && o.reason != "eof":
 		o.reason, o.err = "rotation", nil
+	case dog.fired.Load() && o.reason != "eof":
+		o.reason, o.err = "idle", wrap("read log stream", c, errStalled)
+		tel.DockerlogsrotatingStreamErrors.Add(bg, 1, attrSet("error.type", "stall"))
 	case o.err != nil:
 		o.reason = "error"
 		tel.DockerlogsrotatingStreamErrors.Add(bg, 1, attrSet("error.type", errorType(o.err)))
@@ -81,7 +91,7 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 // caught up) or the batch is full. sctx is the stream's context (cancelled
 // at rotation); flushing uses ctx, so a rotation never cuts a batch that
 // the consumer has not accepted yet.
-func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.Reader, pos cursor.Position, opened time.Time) outcome {
+func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.Reader, pos cursor.Position, opened time.Time, dog *watchdog) outcome {
 	tel := f.set.Telemetry
 	dec := newDecoder(c, body)
 	orphans := line.ContinuationsShareTimestamp(c.LogDriver)
@@ -102,6 +112,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 		tel.DockerlogsrotatingBytesRead.Add(bg, bytes)
 	}()
 	observed := pcommon.Timestamp(0)
+	var lastComplete [2]cursor.Fingerprint
 	for {
 		fr, err := dec.Next()
 		if sctx.Err() != nil {
@@ -121,6 +132,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 		if !o.data {
 			o.data = true
 			tel.DockerlogsrotatingReopenDuration.Record(ctx, time.Since(opened).Seconds())
+			dog.fed()
 		}
 		if observed == 0 {
 			observed = pcommon.NewTimestampFromTime(time.Now())
@@ -135,6 +147,19 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 				f.set.Logger.Warn("resume position was rotated away by Docker; lines written between it and the oldest retained line may be lost",
 					zap.String("container", c.Name), zap.String("container.id", c.ID))
 				skipLines = 0
+			}
+		}
+		if !fr.Partial && !fr.BadTimestamp {
+			// Docker 20.10's json-file reader can send a message twice
+			// around its own file rotation. A complete message equal to the
+			// previous one of its stream, to the nanosecond, is that copy:
+			// the copier stamps every line anew.
+			fp := cursor.FingerprintOf(fr.Timestamp, uint8(fr.Stream), fr.Payload)
+			if i := cursor.StreamIndex(uint8(fr.Stream)); fp == lastComplete[i] {
+				dupes++
+				continue
+			} else {
+				lastComplete[i] = fp
 			}
 		}
 		f.tracker.Observe(fr.Timestamp, uint8(fr.Stream), fr.Payload)
@@ -161,6 +186,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			f.tracker.Settle(f.discards())
 		}
 		if dec.Buffered() == 0 || f.out.Len() >= f.set.MaxBatch {
+			dog.fed()
 			observed = 0
 			if f.out.Len() > 0 && f.flush(ctx) != nil {
 				return o
@@ -215,12 +241,12 @@ func (f *Follower) flush(ctx context.Context) error {
 		err := f.set.Consumer.ConsumeLogs(octx, ld)
 		f.set.ObsReport.EndLogsOp(octx, "docker", n, err)
 		if err == nil {
-			f.committed.Store(&pos)
+			f.commit(pos)
 			tel.DockerlogsrotatingEmitLag.Record(bg, time.Since(time.Unix(0, f.batchTS)).Seconds())
 			return nil
 		}
 		if consumererror.IsPermanent(err) {
-			f.committed.Store(&pos)
+			f.commit(pos)
 			tel.DockerlogsrotatingRecordsDropped.Add(bg, int64(n))
 			tel.DockerlogsrotatingStreamErrors.Add(bg, 1, attrSet("error.type", "consumer"))
 			f.set.Logger.Error("next consumer rejected log records permanently; dropped them",
@@ -234,10 +260,27 @@ func (f *Follower) flush(ctx context.Context) error {
 	}
 }
 
-// startPosition decides where reading begins. At the end, it asks the
-// daemon for the last message (tail=1, a short request) and starts just
-// after its timestamp.
+// commit records that the consumer accepted everything before p.
+func (f *Follower) commit(p cursor.Position) {
+	f.committed.Store(&p)
+	if f.set.commit != nil {
+		f.set.commit(f.id, p)
+	}
+}
+
+// startPosition decides where reading begins: a saved position, else
+// start_at. At the end, it asks the daemon for the last message (tail=1, a
+// short request) and starts just after its timestamp.
 func (f *Follower) startPosition(ctx context.Context) (cursor.Position, error) {
+	if f.set.Store != nil {
+		p, ok, err := f.set.Store.Load(ctx, f.id)
+		switch {
+		case err != nil:
+			f.set.Logger.Warn("cannot read saved position; using start_at", zap.String("container.id", f.id), zap.Error(err))
+		case ok:
+			return p, nil
+		}
+	}
 	if !f.start.AtEnd {
 		return f.start.Position, nil
 	}
@@ -278,4 +321,45 @@ func newDecoder(c docker.Container, body io.Reader) *decode.Reader {
 		return decode.NewRawReader(body, maxFrame)
 	}
 	return decode.NewMuxReader(body, maxFrame)
+}
+
+var errStalled = errors.New("no data within the idle or first-byte timeout")
+
+// watchdog cancels a stream that goes quiet: for firstByte until its first
+// message (the daemon may scan a large log before sending it), then for
+// idle between reads. A zero duration disables that phase.
+type watchdog struct {
+	t     *time.Timer
+	idle  time.Duration
+	fired atomic.Bool
+}
+
+func startWatchdog(firstByte, idle time.Duration, cancel func()) *watchdog {
+	w := &watchdog{idle: idle}
+	if firstByte > 0 || idle > 0 {
+		w.t = time.AfterFunc(time.Hour, func() { w.fired.Store(true); cancel() })
+		w.t.Stop()
+		if firstByte > 0 {
+			w.t.Reset(firstByte)
+		}
+	}
+	return w
+}
+
+// fed records that data arrived: the idle phase starts or restarts.
+func (w *watchdog) fed() {
+	if w.t == nil {
+		return
+	}
+	if w.idle > 0 {
+		w.t.Reset(w.idle)
+	} else {
+		w.t.Stop()
+	}
+}
+
+func (w *watchdog) stop() {
+	if w.t != nil {
+		w.t.Stop()
+	}
 }

@@ -1,0 +1,212 @@
+package docker_test
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
+)
+
+// The client satisfies the subset the receiver uses.
+var _ docker.API = (*client.Client)(nil)
+
+func newClient(t *testing.T, cfg docker.Config) *client.Client {
+	t.Helper()
+	c, err := docker.NewClient(cfg)
+	if err != nil {
+		t.Fatalf("NewClient(%+v): %v", cfg, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestNewClientBadEndpoint(t *testing.T) {
+	for _, ep := range []string{
+		"not a url",
+		"/var/run/docker.sock",
+		"tcp://",
+		"unix://",
+		"unix:///" + strings.Repeat("d", 200) + "/docker.sock", // longer than sun_path
+	} {
+		t.Run(ep, func(t *testing.T) {
+			c, err := docker.NewClient(docker.Config{Endpoint: ep})
+			if err == nil {
+				_ = c.Close()
+				t.Fatalf("NewClient(%q): no error", ep)
+			}
+			if c != nil {
+				t.Errorf("NewClient(%q) returned a client with the error", ep)
+			}
+			if !strings.Contains(err.Error(), "create Docker client") {
+				t.Errorf("error %q does not say what failed", err)
+			}
+		})
+	}
+}
+
+func TestNewClientBadEnvironment(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "definitely not a host")
+	t.Setenv("DOCKER_CERT_PATH", "")
+	t.Setenv("DOCKER_TLS_VERIFY", "")
+	t.Setenv("DOCKER_API_VERSION", "")
+	c, err := docker.NewClient(docker.Config{})
+	if err == nil {
+		_ = c.Close()
+		t.Fatal("NewClient with a bad DOCKER_HOST: no error")
+	}
+}
+
+func TestNewClientDoesNotContactDaemon(t *testing.T) {
+	d := fakedocker.New(t)
+	for _, cfg := range []docker.Config{
+		{Endpoint: d.Endpoint()},
+		{Endpoint: d.Endpoint(), APIVersion: "1.44", UserAgent: "ua"},
+		{Endpoint: "tcp://127.0.0.1:1", TLS: &tls.Config{MinVersion: tls.VersionTLS12}},
+		{Endpoint: "tcp://127.0.0.1:1"},
+	} {
+		newClient(t, cfg)
+	}
+	t.Setenv("DOCKER_HOST", d.Endpoint())
+	t.Setenv("DOCKER_CERT_PATH", "")
+	t.Setenv("DOCKER_TLS_VERIFY", "")
+	t.Setenv("DOCKER_API_VERSION", "")
+	newClient(t, docker.Config{})
+	if rs := d.Requests(); len(rs) != 0 {
+		t.Fatalf("NewClient contacted the daemon: %+v", rs)
+	}
+}
+
+func TestNewClientTalksToDaemon(t *testing.T) {
+	d := fakedocker.New(t, fakedocker.WithEngineVersion("27.3.1"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	c := newClient(t, docker.Config{Endpoint: d.Endpoint(), UserAgent: "dlr-test/1"})
+	v, err := c.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Version != "27.3.1" {
+		t.Errorf("engine version %q, want 27.3.1", v.Version)
+	}
+	rs := d.RequestsTo("/version")
+	if len(rs) != 1 {
+		t.Fatalf("/version requests: %d, want 1", len(rs))
+	}
+	if ua := rs[0].Header.Get("User-Agent"); ua != "dlr-test/1" {
+		t.Errorf("User-Agent %q, want dlr-test/1", ua)
+	}
+	if rs[0].APIVersion == "" {
+		t.Errorf("request without an API version prefix")
+	}
+}
+
+func TestNewClientPinnedAPIVersion(t *testing.T) {
+	d := fakedocker.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	c := newClient(t, docker.Config{Endpoint: d.Endpoint(), APIVersion: "1.44"})
+	if _, err := c.ServerVersion(ctx, client.ServerVersionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rs := d.RequestsTo("/version")
+	if len(rs) != 1 || rs[0].APIVersion != "1.44" {
+		t.Fatalf("/version requests %+v, want one with API version 1.44", rs)
+	}
+	if n := len(d.RequestsTo("/_ping")); n != 0 {
+		t.Errorf("a pinned API version still negotiated (%d pings)", n)
+	}
+}
+
+func TestNewClientFromEnvironment(t *testing.T) {
+	d := fakedocker.New(t, fakedocker.WithEngineVersion("25.0.0"))
+	t.Setenv("DOCKER_HOST", d.Endpoint())
+	t.Setenv("DOCKER_CERT_PATH", "")
+	t.Setenv("DOCKER_TLS_VERIFY", "")
+	t.Setenv("DOCKER_API_VERSION", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	c := newClient(t, docker.Config{})
+	v, err := c.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Version != "25.0.0" {
+		t.Errorf("engine version %q, want 25.0.0", v.Version)
+	}
+}
+
+func TestIsPlainTCP(t *testing.T) {
+	for _, tc := range []struct {
+		endpoint string
+		tls      bool
+		want     bool
+	}{
+		{"tcp://10.0.0.1:2375", false, true},
+		{"tcp://10.0.0.1:2376", true, false},
+		{"http://docker.internal:2375", false, true},
+		{"http://docker.internal:2375", true, false},
+		{"https://docker.internal:2376", false, true}, // no tls block: the client speaks plain HTTP
+		{"unix:///var/run/docker.sock", false, false},
+		{"unix:///var/run/docker.sock", true, false},
+		{"npipe:////./pipe/docker_engine", false, false},
+		{"ssh://user@host", false, true}, // the library dials it as TCP
+		{"", false, false},
+	} {
+		if got := docker.IsPlainTCP(tc.endpoint, tc.tls); got != tc.want {
+			t.Errorf("IsPlainTCP(%q, %v) = %v, want %v", tc.endpoint, tc.tls, got, tc.want)
+		}
+	}
+}
+
+// TestIsPlainTCPCoversEverySchemeSentInClear checks IsPlainTCP against what
+// the client really does: every endpoint that is not unix:// or npipe:// is
+// dialled over TCP, and without a TLS config the requests go out as plain
+// HTTP, whatever the scheme says.
+func TestIsPlainTCPCoversEverySchemeSentInClear(t *testing.T) {
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	plain := 0
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if r.TLS == nil {
+			plain++
+		}
+		mu.Unlock()
+		http.Error(w, `{"message":"no"}`, http.StatusInternalServerError)
+	})}
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close(); <-served })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, ep := range []string{"https://" + ln.Addr().String(), "TCP://" + ln.Addr().String(), "HTTP://" + ln.Addr().String()} {
+		mu.Lock()
+		before := plain
+		mu.Unlock()
+		c := newClient(t, docker.Config{Endpoint: ep})
+		_, _ = c.ServerVersion(ctx, client.ServerVersionOptions{})
+		mu.Lock()
+		sentInClear := plain > before
+		mu.Unlock()
+		if sentInClear && !docker.IsPlainTCP(ep, false) {
+			t.Errorf("%s: requests went out as plain HTTP but IsPlainTCP is false", ep)
+		}
+	}
+}
