@@ -30,6 +30,9 @@ import (
 )
 
 const (
+	// reopenTail bounds how much of a log the daemon reads back on a
+	// reopen (see follower.Settings.ReopenTail).
+	reopenTail     = 1000
 	maxBatch       = 8192
 	backoffInitial = 100 * time.Millisecond
 	backoffMax     = 30 * time.Second
@@ -109,6 +112,7 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 		ScopeName: metadata.ScopeName, ScopeVersion: r.set.BuildInfo.Version,
 		StartAtBeginning: r.cfg.StartAt == StartAtBeginning,
 		RotationInterval: r.cfg.RotationInterval,
+		ReopenTail:       reopenTail,
 		IdleTimeout:      r.cfg.IdleTimeout,
 		FirstByteTimeout: r.cfg.FirstByteTimeout,
 		MaxLogSize:       int(r.cfg.MaxLogSize),

@@ -60,13 +60,17 @@ type Fingerprint struct {
 	Stream    uint8  `json:"s"`
 	Len       uint32 `json:"n"`
 	CRC       uint32 `json:"c"`
+	// Partial marks a non-final part of a split line: later parts share its
+	// timestamp and may share its bytes, so it does not identify a message
+	// uniquely.
+	Partial bool `json:"p,omitempty"`
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // FingerprintOf fingerprints one message.
-func FingerprintOf(ts int64, stream uint8, payload []byte) Fingerprint {
-	return Fingerprint{Timestamp: ts, Stream: stream, Len: uint32(len(payload)), CRC: crc32.Checksum(payload, castagnoli)}
+func FingerprintOf(ts int64, stream uint8, partial bool, payload []byte) Fingerprint {
+	return Fingerprint{Timestamp: ts, Stream: stream, Len: uint32(len(payload)), CRC: crc32.Checksum(payload, castagnoli), Partial: partial}
 }
 
 // Position is a resume point: open the stream with since=Since, drop the
@@ -100,6 +104,14 @@ func (p Position) SinceParam() string {
 	frac := strconv.FormatInt(p.Since%1e9, 10)
 	return strconv.FormatInt(p.Since/1e9, 10) + "." + strings.Repeat("0", 9-len(frac)) + frac
 }
+
+// TailSafe reports whether a reopen may ask for only the newest messages
+// (tail) together with since. The daemon applies tail first; if that window
+// holds the anchor, the replay is the same as without tail, and if not, the
+// first message differs from the anchor and the caller reopens without
+// tail. That check needs an anchor that no later message can equal: a
+// complete line (the copier stamps each anew), not a part of a split line.
+func (p Position) TailSafe() bool { return p.Skip > 0 && !p.Anchor.Partial }
 
 // StreamIndex maps a stream (1 stdout, 2 stderr) to a Discarding index.
 func StreamIndex(stream uint8) int {

@@ -4,21 +4,24 @@ package cursor
 // messages the daemon sends again.
 type Replay struct {
 	pos     Position
+	tailed  bool
 	dropped uint64
 	done    bool
 	gap     bool
+	missed  bool
 }
 
-// NewReplay prepares to resume at p.
-func NewReplay(p Position) *Replay {
-	return &Replay{pos: p, done: p.Skip == 0}
+// NewReplay prepares to resume at p. tailed says the stream was opened with
+// a tail window (see Position.TailSafe).
+func NewReplay(p Position, tailed bool) *Replay {
+	return &Replay{pos: p, tailed: tailed, done: p.Skip == 0}
 }
 
 // Keep reports whether a message is new. The first message must be the
 // anchor; when it is not, the lines at the position were rotated away by
 // Docker (or the log was truncated): Gap then reports true, and messages up to
 // the newest timestamp already consumed are dropped as probably seen.
-func (r *Replay) Keep(ts int64, stream uint8, payload []byte) bool {
+func (r *Replay) Keep(ts int64, stream uint8, partial bool, payload []byte) bool {
 	if r.done {
 		return true
 	}
@@ -30,9 +33,17 @@ func (r *Replay) Keep(ts int64, stream uint8, payload []byte) bool {
 		r.dropped++
 		return false
 	}
-	if r.dropped == 0 && FingerprintOf(ts, stream, payload) != r.pos.Anchor {
+	if r.missed {
+		return false
+	}
+	if r.dropped == 0 && FingerprintOf(ts, stream, partial, payload) != r.pos.Anchor {
+		if r.tailed {
+			// The tail window did not reach back to the anchor.
+			r.missed = true
+			return false
+		}
 		r.gap = true
-		return r.Keep(ts, stream, payload)
+		return r.Keep(ts, stream, partial, payload)
 	}
 	r.dropped++
 	r.done = r.dropped == r.pos.Skip
@@ -44,6 +55,16 @@ func (r *Replay) Dropped() uint64 { return r.dropped }
 
 // Gap reports that the resume point was not found.
 func (r *Replay) Gap() bool { return r.gap }
+
+// Missed reports that a tailed stream starts after the anchor: close it and
+// reopen without tail. Nothing it sent was kept.
+func (r *Replay) Missed() bool { return r.missed }
+
+// Untailed reports whether the next stream must be opened without a tail
+// window: this one was tailed and did not get past the replay, because its
+// window started after the anchor, or held only messages older than since
+// (which the daemon filters out, so the window looks empty).
+func (r *Replay) Untailed() bool { return r.tailed && !r.done }
 
 // Done reports that every message from now on is new.
 func (r *Replay) Done() bool { return r.done }

@@ -41,8 +41,9 @@ func NewTracker(mode Mode, p Position) *Tracker {
 // Mode reports the since semantics the tracker assumes.
 func (t *Tracker) Mode() Mode { return t.mode }
 
-// Observe records one consumed message. payload is read, not kept.
-func (t *Tracker) Observe(ts int64, stream uint8, payload []byte) {
+// Observe records one consumed message; partial says it did not end its
+// line. payload is read, not kept.
+func (t *Tracker) Observe(ts int64, stream uint8, partial bool, payload []byte) {
 	s := &t.live
 	if t.mode == SincePrefix {
 		switch {
@@ -50,12 +51,12 @@ func (t *Tracker) Observe(ts int64, stream uint8, payload []byte) {
 			// A new maximum: nothing before it is at or after it, so the
 			// daemon's first match on since=ts is this very message.
 			s.maxTS, s.since, s.count = ts, ts, 1
-			s.anchor = FingerprintOf(ts, stream, payload)
+			s.anchor = FingerprintOf(ts, stream, partial, payload)
 		case s.count == 0:
 			// Before the first match the daemon still filters.
 			if ts >= s.since {
 				s.count = 1
-				s.anchor = FingerprintOf(ts, stream, payload)
+				s.anchor = FingerprintOf(ts, stream, partial, payload)
 			}
 		default:
 			s.count++
@@ -66,7 +67,7 @@ func (t *Tracker) Observe(ts int64, stream uint8, payload []byte) {
 		s.maxTS = ts
 	}
 	if ts >= s.since {
-		fp := FingerprintOf(ts, stream, payload)
+		fp := FingerprintOf(ts, stream, partial, payload)
 		if s.count == 0 {
 			s.anchor = fp
 		}

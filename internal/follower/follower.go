@@ -63,6 +63,9 @@ type Settings struct {
 	// Backoff bounds the wait before retrying a failed open or a refused
 	// batch (doubling from Backoff.Initial up to Backoff.Max).
 	Backoff Backoff
+	// ReopenTail asks the daemon for at least this many newest messages
+	// with since when a stream reopens (0: since alone, a full scan).
+	ReopenTail int
 	// Store, when set, keeps positions across collector restarts.
 	Store *checkpoint.Store
 
@@ -111,6 +114,8 @@ type Follower struct {
 	// committed is the position the consumer has accepted everything before.
 	committed atomic.Pointer[cursor.Position]
 	start     Start
+	// untailed makes the next open read without a tail window.
+	untailed bool
 	// readRun is the StartedAt of the last run a stream was opened for: a
 	// stopped container whose latest run started later still has lines to
 	// read (it ran and exited between two looks).
@@ -228,6 +233,8 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 			return nil
 		}
 		switch o.reason {
+		case "tail_miss":
+			wait = 0 // reopen at once, without tail
 		case "rotation":
 			wait = 0
 			waited, err := slot.Yield(ctx)

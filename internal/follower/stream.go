@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -28,9 +29,9 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var rotated atomic.Bool
+	rot := &rotation{cancel: cancel}
 	if d := f.set.RotationInterval; d > 0 {
-		t := time.AfterFunc(jitter(d), func() { rotated.Store(true); cancel() })
+		t := time.AfterFunc(jitter(d), rot.due)
 		defer t.Stop()
 	}
 
@@ -39,8 +40,17 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 
 	f.set.Logger.Debug("open log stream", zap.String("container", c.Name), zap.Any("position", pos))
 	opened := time.Now()
+	// A bounded tail spares the daemon decoding the whole retained log up
+	// to since on every reopen; the replay checks the window reached back
+	// to the position, and the next open goes without tail if not.
+	tailed := f.set.ReopenTail > 0 && pos.TailSafe() && !f.untailed
+	tail := ""
+	if tailed {
+		tail = strconv.FormatUint(max(uint64(f.set.ReopenTail), 2*pos.Skip), 10)
+	}
+	f.untailed = false
 	body, err := f.set.API.ContainerLogs(sctx, f.id, client.ContainerLogsOptions{
-		ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: true, Since: pos.SinceParam(),
+		ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: true, Since: pos.SinceParam(), Tail: tail,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -51,7 +61,7 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 			return outcome{reason: "idle", err: wrap("open log stream", c, errStalled)}
 		}
 		tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, attrSet("error.type", errorType(err)))
-		if rotated.Load() {
+		if rot.fired.Load() {
 			return outcome{reason: "rotation"}
 		}
 		return outcome{reason: "error", err: wrap("open log stream", c, err)}
@@ -59,7 +69,7 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	defer body.Close()
 	tel.DockerlogsrotatingStreamsOpen.Add(ctx, 1)
 
-	o := f.read(ctx, sctx, c, body, pos, opened, dog)
+	o := f.read(ctx, sctx, c, body, pos, tailed, opened, dog, rot)
 	if f.out.Len() > 0 {
 		if f.flush(ctx) != nil {
 			o.reason = "shutdown"
@@ -71,7 +81,8 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	switch {
 	case ctx.Err() != nil:
 		o.reason = "shutdown"
-	case rotated.Load() && o.reason != "eof":
+	case o.reason == "tail_miss":
+	case rot.fired.Load() && o.reason != "eof":
 		o.reason, o.err = "rotation", nil
 	case dog.fired.Load() && o.reason != "eof":
 		o.reason, o.err = "idle", wrap("read log stream", c, errStalled)
@@ -91,11 +102,15 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 // caught up) or the batch is full. sctx is the stream's context (cancelled
 // at rotation); flushing uses ctx, so a rotation never cuts a batch that
 // the consumer has not accepted yet.
-func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.Reader, pos cursor.Position, opened time.Time, dog *watchdog) outcome {
+func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.Reader, pos cursor.Position, tailed bool, opened time.Time, dog *watchdog, rot *rotation) outcome {
 	tel := f.set.Telemetry
 	dec := newDecoder(c, body)
 	orphans := line.ContinuationsShareTimestamp(c.LogDriver)
-	replay := cursor.NewReplay(pos)
+	replay := cursor.NewReplay(pos, tailed)
+	if replay.Done() {
+		rot.progressed()
+	}
+	defer func() { f.untailed = replay.Untailed() }()
 	skipLines := pos.SkipLines
 	f.asm.Reset()
 	f.asm.TrimCR = c.TTY
@@ -114,13 +129,9 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 	observed := pcommon.Timestamp(0)
 	var lastComplete [2]cursor.Fingerprint
 	for {
+		// A rotation cancels the stream's reads; the frames already
+		// buffered still come out before the read error.
 		fr, err := dec.Next()
-		if sctx.Err() != nil {
-			// Closed by rotation or shutdown: what the decoder returns now
-			// may be a message cut short (a TTY stream has no framing), so
-			// it is left for the next stream to read from the position.
-			return o
-		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				o.reason = "eof"
@@ -138,10 +149,18 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			observed = pcommon.NewTimestampFromTime(time.Now())
 		}
 		if !replay.Done() {
-			if !replay.Keep(fr.Timestamp, uint8(fr.Stream), fr.Payload) {
+			if !replay.Keep(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload) {
+				if replay.Missed() {
+					o.reason = "tail_miss"
+					return o
+				}
 				dupes++
+				if replay.Done() {
+					rot.progressed()
+				}
 				continue
 			}
+			rot.progressed()
 			if replay.Gap() {
 				tel.DockerlogsrotatingCursorGaps.Add(ctx, 1)
 				f.set.Logger.Warn("resume position was rotated away by Docker; lines written between it and the oldest retained line may be lost",
@@ -154,7 +173,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			// around its own file rotation. A complete message equal to the
 			// previous one of its stream, to the nanosecond, is that copy:
 			// the copier stamps every line anew.
-			fp := cursor.FingerprintOf(fr.Timestamp, uint8(fr.Stream), fr.Payload)
+			fp := cursor.FingerprintOf(fr.Timestamp, uint8(fr.Stream), false, fr.Payload)
 			if i := cursor.StreamIndex(uint8(fr.Stream)); fp == lastComplete[i] {
 				dupes++
 				continue
@@ -162,7 +181,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 				lastComplete[i] = fp
 			}
 		}
-		f.tracker.Observe(fr.Timestamp, uint8(fr.Stream), fr.Payload)
+		f.tracker.Observe(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload)
 		bytes += int64(len(fr.Payload))
 		complete := func(l line.Line) {
 			if skipLines > 0 {
@@ -361,5 +380,30 @@ func (w *watchdog) fed() {
 func (w *watchdog) stop() {
 	if w.t != nil {
 		w.t.Stop()
+	}
+}
+
+// rotation ends a stream when its interval is up, but never before the
+// stream got past its replay: a replay longer than the interval (many
+// messages at the position's timestamp, a slow daemon) would otherwise be
+// cut and started again forever. What the reader has buffered when it is
+// cancelled is still handled, so a rotation right after the replay still
+// makes progress.
+type rotation struct {
+	cancel  func()
+	fired   atomic.Bool // the interval is up
+	through atomic.Bool // the replay is done
+}
+
+func (r *rotation) due() {
+	r.fired.Store(true)
+	if r.through.Load() {
+		r.cancel()
+	}
+}
+
+func (r *rotation) progressed() {
+	if !r.through.Swap(true) && r.fired.Load() {
+		r.cancel()
 	}
 }
