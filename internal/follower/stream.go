@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,10 +30,10 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rot := &rotation{cancel: cancel}
-	if d := f.set.RotationInterval; d > 0 {
-		t := time.AfterFunc(jitter(d), rot.due)
-		defer t.Stop()
+	rot := &rotation{cancel: cancel, interval: f.set.RotationInterval}
+	if rot.interval > 0 {
+		rot.timer = time.AfterFunc(jitter(rot.interval), rot.due)
+		defer rot.timer.Stop()
 	}
 
 	dog := startWatchdog(f.set.FirstByteTimeout, f.set.IdleTimeout, cancel)
@@ -61,7 +62,7 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 			return outcome{reason: "idle", err: wrap("open log stream", c, errStalled)}
 		}
 		tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, attrSet("error.type", errorType(err)))
-		if rot.fired.Load() {
+		if rot.rotated() {
 			return outcome{reason: "rotation"}
 		}
 		return outcome{reason: "error", err: wrap("open log stream", c, err)}
@@ -82,7 +83,7 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	case ctx.Err() != nil:
 		o.reason = "shutdown"
 	case o.reason == "tail_miss":
-	case rot.fired.Load() && o.reason != "eof":
+	case rot.rotated() && o.reason != "eof":
 		o.reason, o.err = "rotation", nil
 	case dog.fired.Load() && o.reason != "eof":
 		o.reason, o.err = "idle", wrap("read log stream", c, errStalled)
@@ -181,6 +182,10 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 				lastComplete[i] = fp
 			}
 		}
+		if fr.BadTimestamp {
+			// Delivered with its whole text; counted so it is not silent.
+			tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, attrSet("error.type", "frame"))
+		}
 		f.tracker.Observe(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload)
 		bytes += int64(len(fr.Payload))
 		complete := func(l line.Line) {
@@ -217,10 +222,13 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 // emit adds a line to the batch.
 func (f *Follower) emit(l line.Line, observed pcommon.Timestamp) {
 	if f.out.Len() == 0 {
-		f.batchTS = l.Timestamp
+		f.batchTS = 0
 		if f.resourceChanged.Swap(false) {
 			f.out.SetResource(f.set.Resource(*f.info.Load()))
 		}
+	}
+	if f.batchTS == 0 {
+		f.batchTS = l.Timestamp // the oldest line with a timestamp
 	}
 	f.out.Append(l, observed)
 	f.counts[cursor.StreamIndex(uint8(l.Stream))]++
@@ -261,7 +269,9 @@ func (f *Follower) flush(ctx context.Context) error {
 		f.set.ObsReport.EndLogsOp(octx, "docker", n, err)
 		if err == nil {
 			f.commit(pos)
-			tel.DockerlogsrotatingEmitLag.Record(bg, time.Since(time.Unix(0, f.batchTS)).Seconds())
+			if f.batchTS > 0 {
+				tel.DockerlogsrotatingEmitLag.Record(bg, time.Since(time.Unix(0, f.batchTS)).Seconds())
+			}
 			return nil
 		}
 		if consumererror.IsPermanent(err) {
@@ -383,27 +393,49 @@ func (w *watchdog) stop() {
 	}
 }
 
-// rotation ends a stream when its interval is up, but never before the
-// stream got past its replay: a replay longer than the interval (many
-// messages at the position's timestamp, a slow daemon) would otherwise be
-// cut and started again forever. What the reader has buffered when it is
-// cancelled is still handled, so a rotation right after the replay still
-// makes progress.
+// rotation ends a stream when its interval is up, but never during its
+// replay: a replay longer than the interval (a long line's parts share one
+// timestamp, many lines can sit at the position's timestamp, the daemon can
+// be slow) would otherwise be cut and started again forever. When the
+// replay ends after the interval, the stream gets a fresh interval of new
+// data. What the reader has buffered when it is cancelled is still handled.
 type rotation struct {
-	cancel  func()
-	fired   atomic.Bool // the interval is up
-	through atomic.Bool // the replay is done
+	cancel   func()
+	interval time.Duration
+	timer    *time.Timer
+
+	mu      sync.Mutex
+	fired   bool // the interval is up (read by stream after the reader ended)
+	through bool // the replay is done
+	late    bool // the interval ran out during the replay
 }
 
 func (r *rotation) due() {
-	r.fired.Store(true)
-	if r.through.Load() {
-		r.cancel()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.through {
+		r.late = true
+		return
 	}
+	r.fired = true
+	r.cancel()
 }
 
 func (r *rotation) progressed() {
-	if !r.through.Swap(true) && r.fired.Load() {
-		r.cancel()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.through {
+		return
 	}
+	r.through = true
+	if r.late {
+		r.timer.Reset(jitter(r.interval))
+	}
+}
+
+// rotated reports whether the stream was closed by its rotation.
+func (r *rotation) rotated() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fired
 }
