@@ -128,8 +128,20 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 		tel.DockerlogsrotatingBytesRead.Add(bg, bytes)
 	}()
 	observed := pcommon.Timestamp(0)
-	var lastComplete [2]cursor.Fingerprint
+	var recent resendGuard
 	for {
+		// Hand the batch on before a read that may block (the reader has
+		// caught up), or when it is full. Checked before every frame, so
+		// frames dropped as duplicates do not hold back a batch.
+		if dec.Buffered() == 0 || f.out.Len() >= f.set.MaxBatch {
+			if o.data {
+				dog.fed()
+			}
+			observed = 0
+			if f.out.Len() > 0 && f.flush(ctx) != nil {
+				return o
+			}
+		}
 		// A rotation cancels the stream's reads; the frames already
 		// buffered still come out before the read error.
 		fr, err := dec.Next()
@@ -169,18 +181,9 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 				skipLines = 0
 			}
 		}
-		if !fr.Partial && !fr.BadTimestamp {
-			// Docker 20.10's json-file reader can send a message twice
-			// around its own file rotation. A complete message equal to the
-			// previous one of its stream, to the nanosecond, is that copy:
-			// the copier stamps every line anew.
-			fp := cursor.FingerprintOf(fr.Timestamp, uint8(fr.Stream), false, fr.Payload)
-			if i := cursor.StreamIndex(uint8(fr.Stream)); fp == lastComplete[i] {
-				dupes++
-				continue
-			} else {
-				lastComplete[i] = fp
-			}
+		if !fr.BadTimestamp && recent.resent(fr) {
+			dupes++
+			continue
 		}
 		if fr.BadTimestamp {
 			// Delivered with its whole text; counted so it is not silent.
@@ -208,13 +211,6 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 		}
 		if !f.asm.Pending() {
 			f.tracker.Settle(f.discards())
-		}
-		if dec.Buffered() == 0 || f.out.Len() >= f.set.MaxBatch {
-			dog.fed()
-			observed = 0
-			if f.out.Len() > 0 && f.flush(ctx) != nil {
-				return o
-			}
 		}
 	}
 }
@@ -438,4 +434,41 @@ func (r *rotation) rotated() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.fired
+}
+
+// resendGuard drops the copies Docker 20.10's json-file reader sends again
+// around its own file rotation (a block of messages it had already sent).
+// They are not in the log files, so they must not reach the position or the
+// consumer. The copier stamps every line anew and a stream's stamps only
+// grow, so a message that is not newer than its stream's newest, equal to
+// one of its recent messages, and not the continuation of an open line
+// (parts of one line share a stamp and may repeat) is such a copy.
+type resendGuard struct {
+	newest [2]int64
+	open   [2]bool // the stream's last message was a non-final part
+	recent [2][]cursor.Fingerprint
+	next   [2]int
+}
+
+const resendWindow = 256
+
+func (g *resendGuard) resent(fr decode.Frame) bool {
+	i := cursor.StreamIndex(uint8(fr.Stream))
+	fp := cursor.FingerprintOf(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload)
+	if fr.Timestamp <= g.newest[i] && (!fr.Partial || !g.open[i]) {
+		for _, seen := range g.recent[i] {
+			if seen == fp {
+				return true
+			}
+		}
+	}
+	g.newest[i] = max(g.newest[i], fr.Timestamp)
+	g.open[i] = fr.Partial
+	if len(g.recent[i]) < resendWindow {
+		g.recent[i] = append(g.recent[i], fp)
+	} else {
+		g.recent[i][g.next[i]] = fp
+		g.next[i] = (g.next[i] + 1) % resendWindow
+	}
+	return false
 }
