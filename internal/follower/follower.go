@@ -114,6 +114,9 @@ type Follower struct {
 	// committed is the position the consumer has accepted everything before.
 	committed atomic.Pointer[cursor.Position]
 	start     Start
+	// dropped counts records rejected permanently since droppedLogged.
+	dropped       int64
+	droppedLogged time.Time
 	// untailed makes the next open read without a tail window.
 	untailed bool
 	// readRun is the StartedAt of the last run a stream was opened for: a

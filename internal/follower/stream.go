@@ -274,8 +274,14 @@ func (f *Follower) flush(ctx context.Context) error {
 			f.commit(pos)
 			tel.DockerlogsrotatingRecordsDropped.Add(bg, int64(n))
 			tel.DockerlogsrotatingStreamErrors.Add(bg, 1, attrSet("error.type", "consumer"))
-			f.set.Logger.Error("next consumer rejected log records permanently; dropped them",
-				zap.String("container.id", f.id), zap.Int("records", n), zap.Error(err))
+			f.dropped += int64(n)
+			if now := time.Now(); now.Sub(f.droppedLogged) >= dropLogInterval {
+				// Once per interval per container: a consumer that rejects
+				// everything would otherwise log every batch.
+				f.set.Logger.Error("next consumer rejected log records permanently; dropped them",
+					zap.String("container.id", f.id), zap.Int64("records_since_last_report", f.dropped), zap.Error(err))
+				f.dropped, f.droppedLogged = 0, now
+			}
 			return nil
 		}
 		wait = f.set.Backoff.next(wait)
@@ -347,6 +353,9 @@ func newDecoder(c docker.Container, body io.Reader) *decode.Reader {
 	}
 	return decode.NewMuxReader(body, maxFrame)
 }
+
+// dropLogInterval spaces the log lines about permanently rejected batches.
+const dropLogInterval = time.Minute
 
 var errStalled = errors.New("no data within the idle or first-byte timeout")
 

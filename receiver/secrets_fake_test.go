@@ -1,0 +1,72 @@
+package receiver
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
+)
+
+// TestFakeSecretsStayOutOfRecordsAndLogs runs a container whose
+// environment and labels hold secrets: only the allowlisted variable and
+// label reach the records, and nothing of them reaches the collector's own
+// log, even at debug level.
+func TestFakeSecretsStayOutOfRecordsAndLogs(t *testing.T) {
+	const secret = "s3cr3t-value-7f1c"
+	d := fakedocker.New(t)
+	id := running(d, fakedocker.Container{
+		Name: "secretive", Image: "app:1",
+		Env:    []string{"DB_PASSWORD=" + secret, "DEPLOY_ENV=prod"},
+		Labels: map[string]string{"token": secret, "team": "payments"},
+	})
+	d.WriteLines(id, fakedocker.Stdout, "hello")
+
+	cfg := fakeCfg(d)
+	cfg.EnvToAttributes = map[string]string{"DEPLOY_ENV": "deployment.environment"}
+	cfg.LabelsToAttributes = map[string]string{"team": "team"}
+	core, logs := observer.New(zap.DebugLevel)
+	set := receivertest.NewNopSettings(metadata.Type)
+	tt := componenttest.NewTelemetry()
+	set.TelemetrySettings = tt.NewTelemetrySettings()
+	set.Logger = zap.New(core)
+	sink := &fakeSink{}
+	r, err := NewFactory().CreateLogs(context.Background(), set, cfg, sink)
+	must(t, err)
+	must(t, r.Start(context.Background(), componenttest.NewNopHost()))
+	got := sink.waitBody(t, id, "hello")
+	must(t, r.Shutdown(context.Background()))
+	_ = tt.Shutdown(context.Background())
+
+	res := got[0].Resource
+	if v, ok := res["deployment.environment"]; !ok || v != "prod" {
+		t.Errorf("allowlisted variable missing from the resource: %v", res)
+	}
+	if v, ok := res["team"]; !ok || v != "payments" {
+		t.Errorf("allowlisted label missing from the resource: %v", res)
+	}
+	for k, v := range res {
+		if strings.Contains(k+fmt.Sprint(v), secret) {
+			t.Errorf("a secret reached the resource: %s=%s", k, v)
+		}
+	}
+	if logs.Len() == 0 {
+		t.Fatal("no log entries captured: the check below would prove nothing")
+	}
+	for _, e := range logs.All() {
+		line := e.Message
+		for k, v := range e.ContextMap() {
+			line += " " + k + "=" + fmt.Sprint(v)
+		}
+		if strings.Contains(line, secret) {
+			t.Errorf("a secret reached the collector's log: %s", line)
+		}
+	}
+}
