@@ -18,7 +18,9 @@ FUZZ_TARGETS ?= \
 	internal/decode:FuzzMuxReader \
 	internal/decode:FuzzRawReader \
 	internal/decode:FuzzParseTimestamp \
-	internal/line:FuzzAssembler
+	internal/line:FuzzAssembler \
+	internal/match:FuzzGlobVsPathMatch \
+	receiver:FuzzConfig
 FUZZTIME_SHORT ?= 3s
 FUZZTIME ?= 60s
 
@@ -82,8 +84,12 @@ fuzz-run:
 	done
 
 .PHONY: bench
-bench: ## Benchmarks of BENCH_PKGS (default ./internal/...) with -benchmem
+bench: ## Go benchmarks (BENCH_PKGS), then the end-to-end comparison against the real engine (scripts/bench/run.sh)
 	$(GO) test -run='^$$' -bench=. -benchmem $(BENCH_FLAGS) $(BENCH_PKGS)
+	@# End to end against the real Docker Engine: builds both collectors, then
+	@# docker logs vs this receiver vs filelog, reopen cost, quiet containers
+	@# (scripts/bench/run.sh documents its BENCH_* variables; BENCHMARKS.md the results).
+	bash scripts/bench/run.sh
 
 .PHONY: generate
 generate: ## Regenerate mdatagen output from metadata.yaml (mdatagen pinned in internal/tools)

@@ -240,7 +240,9 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 			wait = 0 // reopen at once, without tail
 		case "rotation":
 			wait = 0
+			tel.DockerlogsrotatingContainersWaiting.Add(ctx, 1)
 			waited, err := slot.Yield(ctx)
+			tel.DockerlogsrotatingContainersWaiting.Add(context.WithoutCancel(ctx), -1)
 			if err != nil {
 				return nil
 			}

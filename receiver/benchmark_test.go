@@ -1,0 +1,184 @@
+package receiver
+
+import (
+	"context"
+	"io"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
+)
+
+// benchLines is the backlog of the benchmark's container; benchBody the
+// text of each line (100 bytes, as in internal/batch's BenchmarkDecodePath).
+const benchLines = 100_000
+
+var benchBody = strings.Repeat("0123456789", 10)
+
+// countingSink is a nop consumer that counts records and batches and
+// closes done once it has seen target records.
+type countingSink struct {
+	records, batches atomic.Int64
+	target           int64
+	done             chan struct{}
+}
+
+func (s *countingSink) ConsumeLogs(_ context.Context, ld plog.Logs) error {
+	s.batches.Add(1)
+	if s.records.Add(int64(ld.LogRecordCount())) >= s.target {
+		select {
+		case <-s.done:
+		default:
+			close(s.done)
+		}
+	}
+	return nil
+}
+
+func (*countingSink) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
+
+// phase is what one phase of an op cost the whole process.
+type phase struct {
+	wall, cpu time.Duration
+	mallocs   uint64
+}
+
+func (p *phase) add(wall, cpu time.Duration, mallocs uint64) {
+	p.wall += wall
+	p.cpu += cpu
+	p.mallocs += mallocs
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
+}
+
+// measure runs f and returns its wall time, the process's CPU time and
+// heap allocations during it.
+func measure(f func()) (time.Duration, time.Duration, uint64) {
+	m0, c0, t0 := mallocs(), processCPU(), time.Now()
+	f()
+	wall, cpu := time.Since(t0), processCPU()-c0
+	return wall, cpu, mallocs() - m0
+}
+
+// BenchmarkReceiverFakeDaemon measures the whole receiver end to end: a
+// fake daemon (internal/fakedocker, over a unix socket, one stdcopy frame
+// and one HTTP flush per message like dockerd) serves a container whose log
+// already holds benchLines 100-byte lines; the receiver (start_at:
+// beginning, real SDK telemetry) reads them into a nop consumer that counts
+// records.
+//
+// The fake daemon runs in the benchmark's process, so each op has two
+// phases, measured side by side: "drain" reads the same backlog with the
+// moby client into io.Discard (the fake's own cost, plus a trivial reader),
+// then "recv" runs a fresh receiver until the consumer counted every line.
+// Metrics per line: wall ns, process CPU ns and heap allocations of each
+// phase, and recv minus drain (what the receiver adds: decoding, assembly,
+// pdata, positions, telemetry, consumer calls). ns/op is both phases.
+func BenchmarkReceiverFakeDaemon(b *testing.B) {
+	d := fakedocker.New(b)
+	d.AddContainer(fakedocker.Container{Name: "bench", Image: "app:1"})
+	id := d.ContainerID("bench")
+	d.Start(id)
+	texts := make([]string, 10_000)
+	for i := range texts {
+		texts[i] = benchBody
+	}
+	for range benchLines / len(texts) {
+		d.WriteLines(id, fakedocker.Stdout, texts...)
+	}
+
+	cli, err := client.New(client.WithHost(d.Endpoint()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cli.Close()
+
+	var drain, recv phase
+	var batches int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		drain.add(measure(func() {
+			rc, err := cli.ContainerLogs(context.Background(), id, client.ContainerLogsOptions{
+				ShowStdout: true, ShowStderr: true, Timestamps: true,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, err := io.Copy(io.Discard, rc)
+			rc.Close()
+			if err != nil || n < int64(benchLines*len(benchBody)) {
+				b.Fatalf("drain: %d bytes, %v", n, err)
+			}
+		}))
+
+		sink := &countingSink{target: benchLines, done: make(chan struct{})}
+		cfg := createDefaultConfig().(*Config)
+		cfg.Endpoint = d.Endpoint()
+		cfg.StartAt = StartAtBeginning
+		if err := cfg.Validate(); err != nil {
+			b.Fatal(err)
+		}
+		tt := componenttest.NewTelemetry()
+		set := receivertest.NewNopSettings(metadata.Type)
+		set.TelemetrySettings = tt.NewTelemetrySettings()
+		r, err := NewFactory().CreateLogs(context.Background(), set, cfg, sink)
+		if err != nil {
+			b.Fatal(err)
+		}
+		recv.add(measure(func() {
+			if err := r.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+				b.Fatal(err)
+			}
+			select {
+			case <-sink.done:
+			case <-time.After(5 * time.Minute):
+				b.Fatalf("receiver delivered %d of %d records", sink.records.Load(), benchLines)
+			}
+		}))
+		b.StopTimer()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := r.Shutdown(ctx); err != nil {
+			b.Error(err)
+		}
+		_ = tt.Shutdown(ctx)
+		cancel()
+		if got := sink.records.Load(); got != benchLines {
+			b.Fatalf("receiver delivered %d records, want %d", got, benchLines)
+		}
+		batches += sink.batches.Load()
+		b.StartTimer()
+	}
+	lines := float64(b.N) * benchLines
+	per := func(v float64) float64 { return v / lines }
+	b.ReportMetric(per(float64(recv.wall)), "recv-ns/line")
+	b.ReportMetric(per(float64(recv.cpu)), "recv-cpu-ns/line")
+	b.ReportMetric(per(float64(recv.mallocs)), "recv-allocs/line")
+	b.ReportMetric(per(float64(drain.wall)), "drain-ns/line")
+	b.ReportMetric(per(float64(drain.cpu)), "drain-cpu-ns/line")
+	b.ReportMetric(per(float64(drain.mallocs)), "drain-allocs/line")
+	b.ReportMetric(per(float64(recv.cpu-drain.cpu)), "added-cpu-ns/line")
+	b.ReportMetric(per(float64(recv.mallocs)-float64(drain.mallocs)), "added-allocs/line")
+	b.ReportMetric(lines/float64(batches), "lines/batch")
+}

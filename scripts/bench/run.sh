@@ -1,0 +1,540 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of the receiver against the real Docker Engine
+# (`make bench` runs it after the Go benchmarks). It needs root (to read
+# the json-file logs and /proc of dockerd), Go, the docker CLI, curl and
+# /usr/bin/time; no image is pulled (the loggen image is built FROM scratch).
+#
+#   scripts/bench/run.sh
+#
+# What it does:
+#   1. builds ./bin/otelcol-dockerlogs (make build) and the comparison
+#      collector ./bin/otelcol-filelog-bench from
+#      scripts/bench/builder-config-bench.yaml (same ocb + `go mod tidy -e`
+#      recipe, scripts/build-collector.sh), and the loggen image;
+#   2. creates a container whose json-file log holds BENCH_LINES short lines
+#      (~74 bytes each with the timestamp, as `docker logs -t` prints them);
+#   3. measures, BENCH_RUNS times each, interleaved (a b c a b c ...):
+#      (a) `docker logs -t <id> > /dev/null`: CLI CPU (its rusage), dockerd
+#          CPU, wall;
+#      (b) otelcol-dockerlogs (scripts/bench/dockerlogs.yaml: start_at
+#          beginning, nop exporter) until its own
+#          otelcol_receiver_accepted_log_records reaches BENCH_LINES
+#          (scraped from its Prometheus endpoint): collector CPU
+#          (/proc/<pid>/stat utime+stime), dockerd CPU, wall;
+#      (c) otelcol-filelog-bench (scripts/bench/filelog.yaml: filelog with
+#          the container parser on the same json-file) likewise;
+#      and prints a table of medians and ratios;
+#   4. (d) reopen cost: time to first byte of GET /containers/{id}/logs with
+#      since=<last timestamp>, with and without tail=1000, on a container
+#      with a ~BENCH_REOPEN_MIB MiB json-file and one with ~1 MiB; then the
+#      receiver on the big one, BENCH_REOPEN_SECS each: quiet from start_at
+#      end, and reading the backlog with rotation_interval 5m and 2s;
+#   5. (e) BENCH_QUIET_N quiet containers read with max_concurrent_streams
+#      BENCH_QUIET_CAP: collector CPU% and RSS over BENCH_QUIET_SECS.
+#
+# Every container it creates carries dockerlogsrotating.test=1, the
+# dockertest owner label of this script (so that a concurrent test's
+# dockertest.Sweep leaves them alone while this script runs, and removes
+# them if it was killed) and dockerlogsrotating.bench=<run id>; they are
+# removed on exit, also on failure or Ctrl-C. Containers of other runs or
+# tests are never touched.
+#
+# CPU figures are the processes' own accounting (clock ticks, 10 ms). dockerd
+# is shared with whatever else runs on the machine: its idle rate is
+# measured before the runs and printed with the results.
+#
+# Environment:
+#   BENCH_BACKLOG=1          run (a) (b) (c)
+#   BENCH_LINES=1000000      lines of the backlog container
+#   BENCH_RUNS=3             runs of each of (a) (b) (c); medians are reported
+#   BENCH_REOPEN=1           run (d); BENCH_REOPEN_MIB=1024 size of the big log,
+#                            BENCH_REOPEN_ROTATION=2s, BENCH_REOPEN_SECS=30 for
+#                            the receiver's own reopens on it
+#   BENCH_QUIET=1            run (e); BENCH_QUIET_N=500, BENCH_QUIET_CAP=50,
+#                            BENCH_QUIET_SECS=60, BENCH_QUIET_ROTATION=5s
+#   BENCH_SKIP_BUILD=1       use the binaries in ./bin as they are
+#   BENCH_OUT=.build/bench   where results (results-<date>.md, raw TSV) go
+#   BENCH_PORT=18888         first local port for the collectors' metrics
+#   BENCH_VARIANTS           more builds of this receiver to run as extra cases
+#                            of (b), side by side, e.g. a branch under test:
+#                            "name=/path/to/otelcol-dockerlogs@VAR=v,VAR2=w ..."
+#                            (the @environment part is optional)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+BACKLOG="${BENCH_BACKLOG:-1}"
+LINES="${BENCH_LINES:-1000000}"
+RUNS="${BENCH_RUNS:-3}"
+REOPEN="${BENCH_REOPEN:-1}"
+REOPEN_MIB="${BENCH_REOPEN_MIB:-1024}"
+REOPEN_ROTATION="${BENCH_REOPEN_ROTATION:-2s}"
+REOPEN_SECS="${BENCH_REOPEN_SECS:-30}"
+QUIET="${BENCH_QUIET:-1}"
+QUIET_N="${BENCH_QUIET_N:-500}"
+QUIET_CAP="${BENCH_QUIET_CAP:-50}"
+QUIET_SECS="${BENCH_QUIET_SECS:-60}"
+QUIET_ROTATION="${BENCH_QUIET_ROTATION:-5s}"
+SKIP_BUILD="${BENCH_SKIP_BUILD:-0}"
+OUT="${BENCH_OUT:-.build/bench}"
+PORT="${BENCH_PORT:-18888}"
+VARIANTS="${BENCH_VARIANTS:-}"
+RUN_TIMEOUT=600 # seconds, per collector run
+
+OURS=bin/otelcol-dockerlogs
+FILELOG=bin/otelcol-filelog-bench
+SOCK=/var/run/docker.sock
+API=v1.41 # Docker 20.10; every later engine accepts it
+LABEL_TEST=dockerlogsrotating.test
+LABEL_OWNER=dockerlogsrotating.test.owner
+LABEL_BENCH=dockerlogsrotating.bench
+IMAGE_REPO=dockerlogsrotating-loggen
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+for cmd in go docker curl awk; do
+  command -v "$cmd" >/dev/null 2>&1 || die "$cmd is not on PATH"
+done
+[[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) is needed for the CLI's CPU time"
+[[ "$(id -u)" == 0 ]] || die "run as root: the json-file logs and dockerd's /proc entry are root's"
+DOCKERD_PID="$(pidof dockerd | awk '{print $1}')"
+[[ -n "$DOCKERD_PID" ]] || die "no dockerd process found (pidof dockerd)"
+HZ="$(getconf CLK_TCK)"
+
+RUN_ID="bench-$(date +%Y%m%d%H%M%S)-$$"
+# dockertest's owner label: <hostname>/<pid>/<process start in ticks>.
+OWNER="$(hostname)/$$/$(awk '{sub(/^.*\) /, ""); print $20}' /proc/$$/stat)"
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/dlr-bench.XXXXXX")"
+STARTED_PIDS=()
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for p in "${STARTED_PIDS[@]}"; do
+    if kill -0 "$p" 2>/dev/null; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
+  done
+  local ids
+  ids="$(docker ps -aq --filter "label=$LABEL_TEST=1" --filter "label=$LABEL_BENCH=$RUN_ID" 2>/dev/null || true)"
+  if [[ -n "$ids" ]]; then
+    log "removing $(wc -l <<<"$ids") benchmark container(s)"
+    xargs -r -n 50 -P 4 docker rm -f -v <<<"$ids" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+# ticks PID: utime+stime of a process, in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the command name, which may hold spaces).
+ticks() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
+now() { date +%s.%N; }
+# calc EXPR: floating-point arithmetic. Parenthesise comparisons: a bare
+# '>' in EXPR would be awk's output redirection.
+calc() { awk "BEGIN { printf \"%.6f\", $* }"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# accepted PORT: sum of otelcol_receiver_accepted_log_records over its
+# series (0 while the endpoint is not up).
+accepted() {
+  local m
+  m="$(curl -sf --max-time 2 "http://127.0.0.1:$1/metrics" 2>/dev/null || true)"
+  awk '/^otelcol_receiver_accepted_log_records/ {s += $NF} END {printf "%d", s}' <<<"$m"
+}
+
+# docker_run NAME ARGS...: a loggen container with the benchmark labels.
+docker_run() {
+  local name="$1"; shift
+  docker run -d --name "$RUN_ID-$name" \
+    --label "$LABEL_TEST=1" --label "$LABEL_OWNER=$OWNER" --label "$LABEL_BENCH=$RUN_ID" \
+    --label "$LABEL_BENCH.role=$RUN_ID.$name" \
+    --log-driver json-file --log-opt max-size=100g --log-opt max-file=1 \
+    "$@"
+}
+
+# wait_lines ID N: until the container's json-file holds N lines.
+wait_lines() {
+  local id="$1" n="$2" path deadline=$((SECONDS + 1800)) have=0
+  path="$(docker inspect --format '{{.LogPath}}' "$id")"
+  while :; do
+    have=0
+    [[ -f "$path" ]] && have="$(wc -l <"$path")"
+    ((have >= n)) && break
+    ((SECONDS < deadline)) || die "container $id logged $have of $n lines"
+    [[ "$(docker inspect --format '{{.State.Running}}' "$id")" == true ]] || die "container $id stopped after $have of $n lines"
+    sleep 2
+  done
+}
+
+# ---------------------------------------------------------------------------
+# 1. Build
+
+if [[ "$SKIP_BUILD" != 1 ]]; then
+  log "building $OURS (make build)"
+  make --no-print-directory build >&2
+  log "building $FILELOG (scripts/bench/builder-config-bench.yaml)"
+  BUILD_CONFIG=scripts/bench/builder-config-bench.yaml bash scripts/build-collector.sh >&2
+fi
+[[ -x "$OURS" && -x "$FILELOG" ]] || die "missing $OURS or $FILELOG (run without BENCH_SKIP_BUILD)"
+# Variants: names, binaries and environments of the extra (b) cases.
+V_NAMES=() V_BINS=() V_ENVS=()
+for v in $VARIANTS; do
+  name="${v%%=*}" rest="${v#*=}"
+  [[ "$name" =~ ^[a-z0-9_]+$ && "$name" != "$v" ]] || die "BENCH_VARIANTS entry '$v': want name=binary[@VAR=v,...] with a lowercase name"
+  bin="${rest%%@*}" envs=""
+  [[ "$rest" == *@* ]] && envs="${rest#*@}"
+  [[ -x "$bin" ]] || die "BENCH_VARIANTS: $bin is not an executable"
+  V_NAMES+=("$name") V_BINS+=("$bin") V_ENVS+=("${envs//,/ }")
+done
+
+log "building the loggen image"
+mkdir -p "$TMP/img"
+CGO_ENABLED=0 GOWORK=off go build -trimpath -o "$TMP/img/loggen" ./internal/loggen
+HASH="$(sha256sum "$TMP/img/loggen" | awk '{print $1}')"
+IMAGE="$IMAGE_REPO:${HASH:0:16}"
+if [[ "$(docker image inspect --format '{{index .Config.Labels "dockerlogsrotating.loggen.sha256"}}' "$IMAGE" 2>/dev/null || true)" != "$HASH" ]]; then
+  printf 'FROM scratch\nCOPY loggen /loggen\nENTRYPOINT ["/loggen"]\n' >"$TMP/img/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q --label "$LABEL_TEST=1" --label "dockerlogsrotating.loggen.sha256=$HASH" \
+    -t "$IMAGE" "$TMP/img" >/dev/null
+fi
+
+mkdir -p "$OUT"
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+RAW="$OUT/raw-$STAMP.tsv"
+RESULTS="$OUT/results-$STAMP.md"
+printf 'run\tcase\twall_s\tcpu_s\tdockerd_s\tlines\n' >"$RAW"
+
+machine_note() {
+  printf -- '- machine: %s cores, %s, kernel %s, %s MiB RAM\n' "$(nproc)" \
+    "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" "$(uname -r)" \
+    "$(awk '/^MemTotal/ {printf "%d", $2 / 1024}' /proc/meminfo)"
+  printf -- '- docker: engine %s (API %s), logging driver %s, storage %s; %s\n' \
+    "$(docker version --format '{{.Server.Version}}')" "$(docker version --format '{{.Server.APIVersion}}')" \
+    "$(docker info --format '{{.LoggingDriver}}')" "$(docker info --format '{{.Driver}}')" "$(go version | awk '{print $3}')"
+  printf -- '- date: %s; load average at start: %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$LOAD0"
+  printf -- '- source: commit %s, %s file(s) changed in the working tree when %s was built\n' \
+    "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" "$TREE_CHANGES" "$OURS"
+  printf -- '- the machine was shared: other engineers ran tests (and Docker containers) on it during the runs; see the dockerd idle rate\n'
+}
+LOAD0="$(cut -d' ' -f1-3 /proc/loadavg)"
+TREE_CHANGES="$(git status --porcelain 2>/dev/null | wc -l)"
+
+# dockerd's background CPU rate (other users of the daemon), over 5 s.
+dockerd_idle() {
+  local d0 t0 d1
+  d0="$(ticks "$DOCKERD_PID")"; t0="$(now)"; sleep 5
+  d1="$(ticks "$DOCKERD_PID")"
+  calc "($d1 - $d0) / $HZ / ($(now) - $t0) * 100"
+}
+
+# dockerd_settle: wait (up to 2 minutes) until dockerd uses less than 25 %
+# of a core over 5 s, so that one case's leftovers do not load the next.
+dockerd_settle() {
+  local deadline=$((SECONDS + 120)) r
+  while :; do
+    r="$(dockerd_idle)"
+    (($(calc "($r < 25)" | cut -d. -f1))) && return
+    ((SECONDS < deadline)) || { log "  dockerd still at $r % of a core; going on"; return; }
+  done
+}
+
+if [[ "$BACKLOG" == 1 ]]; then
+# ---------------------------------------------------------------------------
+# 2. Backlog container
+
+log "creating a container with $LINES lines in its json-file log"
+t0="$(now)"
+CID="$(docker_run backlog "$IMAGE" -src b -n "$LINES" -size 14 -then sleep)"
+wait_lines "$CID" "$LINES"
+LOGPATH="$(docker inspect --format '{{.LogPath}}' "$CID")"
+LOGBYTES="$(stat -c %s "$LOGPATH")"
+log "  $(calc "$(now) - $t0") s to write; json-file $((LOGBYTES / 1024 / 1024)) MiB at $LOGPATH"
+CLI_BYTES="$(docker logs -t "$CID" 2>&1 | wc -c)"
+CLI_LINES="$(docker logs -t "$CID" 2>&1 | wc -l)"
+[[ "$CLI_LINES" == "$LINES" ]] || die "docker logs printed $CLI_LINES lines, want $LINES"
+log "  docker logs -t: $CLI_LINES lines, $(calc "$CLI_BYTES / $CLI_LINES") bytes a line on average"
+
+# ---------------------------------------------------------------------------
+# 3. Side by side
+
+# case_cli RUN: (a)
+case_cli() {
+  local d0 t0 t1 d1 cpu
+  d0="$(ticks "$DOCKERD_PID")"; t0="$(now)"
+  /usr/bin/time -f '%U %S' -o "$TMP/time" docker logs -t "$CID" >/dev/null 2>&1
+  t1="$(now)"; d1="$(ticks "$DOCKERD_PID")"
+  cpu="$(awk '{print $1 + $2}' "$TMP/time")"
+  printf '%s\tcli\t%s\t%s\t%s\t%s\n' "$1" "$(calc "$t1 - $t0")" "$cpu" "$(calc "($d1 - $d0) / $HZ")" "$LINES" >>"$RAW"
+}
+
+# case_collector RUN NAME BINARY CONFIG [ENV...]: (b) or (c)
+case_collector() {
+  local run="$1" name="$2" bin="$3" cfg="$4"; shift 4
+  local port=$((PORT + 1)) d0 t0 pid n=0 c t1 d1 extra
+  d0="$(ticks "$DOCKERD_PID")"; t0="$(now)"
+  env "$@" BENCH_METRICS_PORT="$port" "$bin" --config "$cfg" >"$TMP/$name.log" 2>&1 &
+  pid=$!
+  STARTED_PIDS+=("$pid")
+  while :; do
+    n="$(accepted "$port")"
+    ((n >= LINES)) && break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -20 "$TMP/$name.log" >&2; die "$name exited early after $n records"
+    fi
+    if (($(calc "(($(now) - $t0) > $RUN_TIMEOUT)" | cut -d. -f1))); then
+      tail -20 "$TMP/$name.log" >&2; die "$name: $n of $LINES records after ${RUN_TIMEOUT}s"
+    fi
+    sleep 0.1
+  done
+  c="$(ticks "$pid")"; t1="$(now)"; d1="$(ticks "$DOCKERD_PID")"
+  sleep 1
+  extra="$(accepted "$port")"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  [[ "$extra" == "$LINES" ]] || log "  warning: $name accepted $extra records, want exactly $LINES"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$name" "$(calc "$t1 - $t0")" "$(calc "$c / $HZ")" "$(calc "($d1 - $d0) / $HZ")" "$extra" >>"$RAW"
+}
+
+IDLE_BEFORE="$(dockerd_idle)"
+log "dockerd idle CPU: $IDLE_BEFORE % of a core (other users)"
+for run in $(seq 1 "$RUNS"); do
+  log "run $run/$RUNS: (a) docker logs"
+  case_cli "$run"
+  log "run $run/$RUNS: (b) otelcol-dockerlogs"
+  case_collector "$run" ours "$OURS" scripts/bench/dockerlogs.yaml \
+    BENCH_SELECT="$LABEL_BENCH.role=$RUN_ID.backlog" BENCH_MAX_STREAMS=50 BENCH_ROTATION=5m BENCH_START_AT=beginning
+  for i in "${!V_NAMES[@]}"; do
+    log "run $run/$RUNS: (b) variant ${V_NAMES[$i]}"
+    # shellcheck disable=SC2086 # the variant's environment is a word list
+    case_collector "$run" "${V_NAMES[$i]}" "${V_BINS[$i]}" scripts/bench/dockerlogs.yaml \
+      BENCH_SELECT="$LABEL_BENCH.role=$RUN_ID.backlog" BENCH_MAX_STREAMS=50 BENCH_ROTATION=5m BENCH_START_AT=beginning ${V_ENVS[$i]}
+  done
+  log "run $run/$RUNS: (c) otelcol-filelog-bench"
+  case_collector "$run" filelog "$FILELOG" scripts/bench/filelog.yaml BENCH_LOG_PATH="$LOGPATH"
+  tail -$((3 + ${#V_NAMES[@]})) "$RAW" | sed 's/^/    /' >&2
+done
+IDLE_AFTER="$(dockerd_idle)"
+
+# med CASE COLUMN: median over the runs. M_<case>_<column> are set with
+# printf -v, which shellcheck cannot follow.
+# shellcheck disable=SC2046,SC2154
+med() { median $(awk -F'\t' -v c="$1" -v k="$2" 'NR == 1 {for (i = 1; i <= NF; i++) col[$i] = i; next} $2 == c {print $col[k]}' "$RAW"); }
+for c in cli ours filelog "${V_NAMES[@]}"; do
+  for k in wall_s cpu_s dockerd_s; do
+    printf -v "M_${c}_${k}" '%s' "$(med "$c" "$k")"
+  done
+done
+us() { calc "$1 * 1000000 / $LINES"; } # seconds for all lines -> µs a line
+
+# shellcheck disable=SC2154
+
+{
+  printf '## End to end: %d lines of ~%s bytes (`docker logs -t`), median of %d runs\n\n' "$LINES" "$(calc "$CLI_BYTES / $CLI_LINES" | cut -d. -f1)" "$RUNS"
+  printf '| case | wall s | process CPU s | CPU µs/line | dockerd CPU s | dockerd µs/line | process+dockerd µs/line |\n'
+  printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
+  for c in cli ours "${V_NAMES[@]}" filelog; do
+    w="M_${c}_wall_s"; p="M_${c}_cpu_s"; d="M_${c}_dockerd_s"
+    case "$c" in
+      cli) label='(a) `docker logs -t` CLI' ;;
+      ours) label='(b) otelcol-dockerlogs (this receiver)' ;;
+      filelog) label='(c) otelcol with filelog + container parser' ;;
+      *) label="(b) variant \`$c\`" ;;
+    esac
+    printf '| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n' "$label" "${!w}" "${!p}" "$(us "${!p}")" "${!d}" "$(us "${!d}")" "$(us "$(calc "${!p} + ${!d}")")"
+  done
+  printf '\n| ratio | value |\n| --- | ---: |\n'
+  printf '| CPU per line, ours / CLI | %.2f |\n' "$(calc "$M_ours_cpu_s / $M_cli_cpu_s")"
+  printf '| CPU per line, ours / filelog | %.2f |\n' "$(calc "$M_ours_cpu_s / $M_filelog_cpu_s")"
+  printf '| CPU per line, (ours + dockerd) / filelog | %.2f |\n' "$(calc "($M_ours_cpu_s + $M_ours_dockerd_s) / $M_filelog_cpu_s")"
+  printf '| wall, ours / CLI | %.2f |\n' "$(calc "$M_ours_wall_s / $M_cli_wall_s")"
+  printf '| wall, ours / filelog | %.2f |\n' "$(calc "$M_ours_wall_s / $M_filelog_wall_s")"
+  printf '| CPU, (ours + dockerd) / (CLI + dockerd) | %.2f |\n' "$(calc "($M_ours_cpu_s + $M_ours_dockerd_s) / ($M_cli_cpu_s + $M_cli_dockerd_s)")"
+  for i in "${!V_NAMES[@]}"; do
+    c="${V_NAMES[$i]}"; p="M_${c}_cpu_s"; d="M_${c}_dockerd_s"; w="M_${c}_wall_s"
+    printf '| variant `%s` (%s): CPU / ours | %.2f |\n' "$c" "${V_ENVS[$i]:-no environment}" "$(calc "${!p} / $M_ours_cpu_s")"
+    printf '| variant `%s`: (CPU + dockerd) / (ours + dockerd) | %.2f |\n' "$c" "$(calc "(${!p} + ${!d}) / ($M_ours_cpu_s + $M_ours_dockerd_s)")"
+    printf '| variant `%s`: wall / ours | %.2f |\n' "$c" "$(calc "${!w} / $M_ours_wall_s")"
+  done
+  printf '\ndockerd idle CPU (other users of the daemon): %s %% of a core before the runs, %s %% after; json-file %d MiB.\n' \
+    "$(printf '%.1f' "$IDLE_BEFORE")" "$(printf '%.1f' "$IDLE_AFTER")" "$((LOGBYTES / 1024 / 1024))"
+  printf 'Collector figures include process start-up; wall is from start to the metric reaching %d (polled every 0.1 s).\n\n' "$LINES"
+  printf 'Raw runs (s):\n\n```\n'; column -t -s $'\t' "$RAW"; printf '```\n\n'
+} >"$RESULTS"
+
+else
+  printf '## End to end (a)-(c): not run (BENCH_BACKLOG=0)\n\n' >"$RESULTS"
+  IDLE_BEFORE="$(dockerd_idle)"
+fi
+
+# ---------------------------------------------------------------------------
+# 4. (d) Reopen cost
+
+# ttfb ID QUERY: time to the first log byte (s) of a non-follow logs
+# request, and dockerd CPU (s) for it. The daemon sends its headers before
+# it reads the log, so curl's time_starttransfer says nothing; with since at
+# the last line only that line is sent, and the response ends right after
+# it: its total time is the time to the first log byte.
+ttfb() {
+  local d0 t d1
+  d0="$(ticks "$DOCKERD_PID")"
+  t="$(curl -s --unix-socket "$SOCK" -o /dev/null -w '%{time_total}' \
+    "http://docker/$API/containers/$1/logs?stdout=1&stderr=1&timestamps=1&$2")"
+  d1="$(ticks "$DOCKERD_PID")"
+  printf '%s %s\n' "$t" "$(calc "($d1 - $d0) / $HZ")"
+}
+
+if [[ "$REOPEN" == 1 ]]; then
+  # A json-file line of loggen -size S is about S + 28 (header) + 75 (JSON
+  # and time) bytes; 1 KiB lines keep the line count (what the daemon's
+  # JSON decoding pays for) realistic for big logs and the write time short.
+  size=920 per=1024
+  big_n=$((REOPEN_MIB * 1024 * 1024 / per)); small_n=$((1024 * 1024 / per))
+  log "(d) creating containers with ~$REOPEN_MIB MiB ($big_n lines) and ~1 MiB ($small_n lines) of logs"
+  t0="$(now)"
+  BIG="$(docker_run reopen-big "$IMAGE" -src big -n "$big_n" -size "$size" -then sleep)"
+  SMALL="$(docker_run reopen-small "$IMAGE" -src small -n "$small_n" -size "$size" -then sleep)"
+  wait_lines "$SMALL" "$small_n"
+  wait_lines "$BIG" "$big_n"
+  log "  written in $(calc "$(now) - $t0") s"
+  {
+    printf '## (d) Reopen: time to the first log byte of a `since=<last timestamp>` request (Docker %s; non-follow, so the total time of a response that holds the last line), median of %d\n\n' "$(docker version --format '{{.Server.Version}}')" "$RUNS"
+    printf '| log | size | lines | since only: TTFB s | dockerd CPU s | since + tail=1000: TTFB s | dockerd CPU s |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
+  } >>"$RESULTS"
+  for which in SMALL BIG; do
+    id="${!which}"
+    path="$(docker inspect --format '{{.LogPath}}' "$id")"
+    bytes="$(stat -c %s "$path")"; nl="$(wc -l <"$path")"
+    last="$(docker logs -t --tail 1 "$id" 2>&1 | awk '{print $1}')"
+    since="$(date -d "$last" +%s.%N)"
+    declare -a a_t=() a_d=() b_t=() b_d=()
+    for run in $(seq 1 "$RUNS"); do
+      read -r t d < <(ttfb "$id" "since=$since"); a_t+=("$t"); a_d+=("$d")
+      read -r t d < <(ttfb "$id" "since=$since&tail=1000"); b_t+=("$t"); b_d+=("$d")
+      printf '%s\treopen-%s-since\t%s\t0\t%s\t%s\n' "$run" "$which" "${a_t[-1]}" "${a_d[-1]}" "$nl" >>"$RAW"
+      printf '%s\treopen-%s-since-tail1000\t%s\t0\t%s\t%s\n' "$run" "$which" "${b_t[-1]}" "${b_d[-1]}" "$nl" >>"$RAW"
+    done
+    printf '| %s | %.1f MiB | %d | %.3f | %.2f | %.3f | %.2f |\n' "${which,,}" "$(calc "$bytes / 1048576")" "$nl" \
+      "$(median "${a_t[@]}")" "$(median "${a_d[@]}")" "$(median "${b_t[@]}")" "$(median "${b_d[@]}")" >>"$RESULTS"
+    log "  $which: since $(median "${a_t[@]}") s, since+tail=1000 $(median "${b_t[@]}") s"
+  done
+  printf '\n' >>"$RESULTS"
+
+  # The receiver on the big log, for REOPEN_SECS from its start each:
+  # quiet-end   start_at end: nothing to read, but every rotation reopens
+  #             (position without an anchor: no tail);
+  # backlog-5m  start_at beginning, rotation 5m: reads the backlog;
+  # backlog-rot start_at beginning, rotation REOPEN_ROTATION: reads the
+  #             backlog while rotating (tail misses, then full scans).
+  # receiver_window NAME START_AT ROTATION: appends one table row.
+  receiver_window() {
+    local name="$1" start_at="$2" rotation="$3" port=$((PORT + 3)) pid d0 c0 t0 m lines rot miss cnt sum
+    log "  receiver on the big log: $name (start_at $start_at, rotation_interval $rotation, ${REOPEN_SECS}s)"
+    d0="$(ticks "$DOCKERD_PID")"; t0="$(now)"
+    BENCH_SELECT="$LABEL_BENCH.role=$RUN_ID.reopen-big" BENCH_MAX_STREAMS=50 BENCH_ROTATION="$rotation" BENCH_START_AT="$start_at" \
+      BENCH_METRICS_PORT="$port" "$OURS" --config scripts/bench/dockerlogs.yaml >"$TMP/reopen-$name.log" 2>&1 &
+    pid=$!
+    STARTED_PIDS+=("$pid")
+    sleep "$REOPEN_SECS"
+    m="$(curl -sf "http://127.0.0.1:$port/metrics" || true)"
+    c0="$(ticks "$pid")"; d1="$(ticks "$DOCKERD_PID")"; t1="$(now)"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    read -r lines rot miss cnt sum < <(awk '
+      /^otelcol_receiver_accepted_log_records/ {l += $NF}
+      /^otelcol_dockerlogsrotating_stream_rotations/ {r += $NF}
+      /^otelcol_dockerlogsrotating_stream_rotations.*reason="tail_miss"/ {m += $NF}
+      /^otelcol_dockerlogsrotating_reopen_duration_count/ {c += $NF}
+      /^otelcol_dockerlogsrotating_reopen_duration_sum/ {s += $NF}
+      END {printf "%d %d %d %d %.6f\n", l, r, m, c, s}' <<<"$m")
+    printf '| %s | %s | %s | %d | %d | %d | %s | %.1f %% | %.1f %% |\n' "$name" "$start_at" "$rotation" "$lines" "$rot" "$miss" \
+      "$(if ((cnt > 0)); then calc "$sum / $cnt"; else echo '-'; fi)" \
+      "$(calc "$c0 / $HZ / ($t1 - $t0) * 100")" "$(calc "($d1 - $d0) / $HZ / ($t1 - $t0) * 100")" >>"$RESULTS"
+  }
+  {
+    printf 'The receiver on the big log (%s lines), %d s from its start each:\n\n' "$big_n" "$REOPEN_SECS"
+    printf '| case | start_at | rotation_interval | lines read | streams closed | of which tail_miss | mean time to first byte s | collector CPU | dockerd CPU |\n'
+    printf '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
+  } >>"$RESULTS"
+  # quiet-end last: dockerd does not stop a scan whose client went away
+  # until the scan ends, so its reopens keep dockerd busy after it.
+  dockerd_settle
+  receiver_window backlog-5m beginning 5m
+  dockerd_settle
+  receiver_window backlog-rot beginning "$REOPEN_ROTATION"
+  dockerd_settle
+  receiver_window quiet-end end "$REOPEN_ROTATION"
+  printf '\n' >>"$RESULTS"
+  docker rm -f -v "$BIG" "$SMALL" >/dev/null
+else
+  printf '## (d) Reopen: not run (BENCH_REOPEN=0)\n\n' >>"$RESULTS"
+fi
+
+# ---------------------------------------------------------------------------
+# 5. (e) Many quiet containers
+
+if [[ "$QUIET" == 1 ]]; then
+  log "(e) starting $QUIET_N quiet containers"
+  t0="$(now)"
+  seq 1 "$QUIET_N" | xargs -P 4 -I{} \
+    docker run -d --name "$RUN_ID-quiet-{}" \
+      --label "$LABEL_TEST=1" --label "$LABEL_OWNER=$OWNER" --label "$LABEL_BENCH=$RUN_ID" \
+      --label "$LABEL_BENCH.role=$RUN_ID.quiet" \
+      "$IMAGE" -src "q{}" -n 1 -then sleep >/dev/null
+  log "  started in $(calc "$(now) - $t0") s"
+  port=$((PORT + 2))
+  BENCH_SELECT="$LABEL_BENCH.role=$RUN_ID.quiet" BENCH_MAX_STREAMS="$QUIET_CAP" BENCH_ROTATION="$QUIET_ROTATION" BENCH_START_AT=beginning \
+    BENCH_METRICS_PORT="$port" "$OURS" --config scripts/bench/dockerlogs.yaml >"$TMP/quiet.log" 2>&1 &
+  pid=$!
+  STARTED_PIDS+=("$pid")
+  # Warm-up: until every container's line arrived once, or 2 minutes.
+  deadline=$((SECONDS + 120))
+  while (($(accepted "$port") < QUIET_N && SECONDS < deadline)); do sleep 0.5; done
+  warm="$(accepted "$port")"
+  log "  $warm of $QUIET_N lines read; measuring for ${QUIET_SECS}s"
+  # pool_wait: count and sum (s) of the waits for a stream slot so far.
+  pool_wait() {
+    curl -sf "http://127.0.0.1:$port/metrics" | awk '
+      /^otelcol_dockerlogsrotating_pool_wait_count/ {c += $NF}
+      /^otelcol_dockerlogsrotating_pool_wait_sum/ {s += $NF}
+      END {printf "%d %.6f\n", c, s}'
+  }
+  read -r wc0 ws0 < <(pool_wait)
+  c0="$(ticks "$pid")"; d0="$(ticks "$DOCKERD_PID")"; t0="$(now)"
+  rss_max=0
+  for _ in $(seq 1 "$QUIET_SECS"); do
+    sleep 1
+    rss="$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")"
+    ((rss > rss_max)) && rss_max=$rss
+  done
+  c1="$(ticks "$pid")"; d1="$(ticks "$DOCKERD_PID")"; t1="$(now)"
+  hwm="$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")"
+  read -r wc1 ws1 < <(pool_wait)
+  metrics="$(curl -sf "http://127.0.0.1:$port/metrics" || true)"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  pct() { calc "($2 - $1) / $HZ / ($t1 - $t0) * 100"; }
+  rot="$(awk '/^otelcol_dockerlogsrotating_stream_rotations/ {s += $NF} END {printf "%d", s}' <<<"$metrics")"
+  waiting="$(awk '/^otelcol_dockerlogsrotating_containers_waiting/ {s += $NF} END {printf "%d", s}' <<<"$metrics")"
+  {
+    printf '## (e) %d quiet containers, max_concurrent_streams %d, rotation_interval %s, over %d s\n\n' "$QUIET_N" "$QUIET_CAP" "$QUIET_ROTATION" "$QUIET_SECS"
+    printf '| collector CPU | collector RSS max (peak) | dockerd CPU | slot waits in the window | mean wait s | streams closed (whole run) | containers_waiting at the end |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
+    printf '| %.1f %% of a core | %d MiB (%d MiB) | %.1f %% of a core | %d | %s | %s | %s |\n\n' "$(pct "$c0" "$c1")" $((rss_max / 1024)) $((hwm / 1024)) "$(pct "$d0" "$d1")" \
+      $((wc1 - wc0)) "$(if ((wc1 > wc0)); then calc "($ws1 - $ws0) / ($wc1 - $wc0)"; else echo '-'; fi)" "$rot" "$waiting"
+    printf '%d of %d lines were read in the warm-up; dockerd idle CPU at the start: %.1f %%.\n\n' "$warm" "$QUIET_N" "$IDLE_BEFORE"
+  } >>"$RESULTS"
+  printf '%s\tquiet\t%s\t%s\t%s\t%s\n' 1 "$(calc "$t1 - $t0")" "$(calc "($c1 - $c0) / $HZ")" "$(calc "($d1 - $d0) / $HZ")" "$warm" >>"$RAW"
+else
+  printf '## (e) Many quiet containers: not run (BENCH_QUIET=0)\n\n' >>"$RESULTS"
+fi
+
+{
+  printf '## Machine\n\n'
+  machine_note
+  printf -- '- load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+} >>"$RESULTS"
+
+cat "$RESULTS"
+log "results: $RESULTS (raw: $RAW)"
