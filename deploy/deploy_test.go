@@ -79,7 +79,7 @@ func TestComposeAgentGatewayExactlyOnce(t *testing.T) {
 	image := "dockerlogsrotating/otelcol-dockerlogs:test-" + id
 	labels := map[string]string{
 		dockertest.LabelTest:  "1",
-		dockertest.LabelOwner: ownerLabel(),
+		dockertest.LabelOwner: dockertest.OwnerLabel(),
 		labelDeploy:           id,
 	}
 	hostName := "deploy-test-" + id
@@ -425,51 +425,8 @@ func randomID(t *testing.T) string {
 	return hex.EncodeToString(b[:])
 }
 
-// ownerLabel is dockertest's LabelOwner value for this process,
-// "<hostname>/<pid>/<start time>": dockertest.Sweep (run by every test
-// package) leaves containers of a live owner alone and removes the others.
-func ownerLabel() string {
-	host, _ := os.Hostname()
-	pid := os.Getpid()
-	return fmt.Sprintf("%s/%d/%s", host, pid, procStart(pid))
-}
 
-// ownerAlive mirrors dockertest: foreign hosts count as alive.
-func ownerAlive(owner string) bool {
-	f := strings.Split(owner, "/")
-	if len(f) != 3 {
-		return false
-	}
-	if host, _ := os.Hostname(); f[0] != host {
-		return true
-	}
-	pid, err := strconv.Atoi(f[1])
-	if err != nil {
-		return false
-	}
-	if pid == os.Getpid() || f[2] == "" {
-		return true
-	}
-	start := procStart(pid)
-	return start != "" && start == f[2]
-}
 
-// procStart is field 22 of /proc/<pid>/stat, "" without such a process.
-func procStart(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return ""
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return ""
-	}
-	return f[19]
-}
 
 // sweepDeploy removes the networks, volumes and images that a killed run of
 // this package left (dockertest.Sweep has removed its containers already).
@@ -487,7 +444,7 @@ func sweepDeploy() {
 			continue
 		}
 		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			if id, owner, _ := strings.Cut(line, "\t"); id != "" && !ownerAlive(owner) {
+			if id, owner, _ := strings.Cut(line, "\t"); id != "" && !dockertest.OwnerAlive(owner) {
 				_, _ = run(ctx, nil, "docker", kind, "rm", id)
 			}
 		}
@@ -503,7 +460,7 @@ func sweepDeploy() {
 			continue
 		}
 		owner, tags, _ := strings.Cut(strings.TrimSpace(string(o)), "\t")
-		if !ownerAlive(owner) {
+		if !dockertest.OwnerAlive(owner) {
 			for _, tag := range strings.Fields(tags) {
 				_, _ = run(ctx, nil, "docker", "image", "rm", tag)
 			}

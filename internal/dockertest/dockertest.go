@@ -141,7 +141,7 @@ func docker(ctx context.Context, args ...string) ([]byte, error) {
 func setup() (*Engine, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	e := &Engine{endpoint: endpoint(), owner: ownerLabel()}
+	e := &Engine{endpoint: endpoint(), owner: OwnerLabel()}
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err
@@ -417,7 +417,7 @@ func Sweep() error {
 	var ids []string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		id, owner, _ := strings.Cut(line, "\t")
-		if id != "" && !ownerAlive(owner) {
+		if id != "" && !OwnerAlive(owner) {
 			ids = append(ids, id)
 		}
 	}
@@ -430,15 +430,16 @@ func Sweep() error {
 	return nil
 }
 
-func ownerLabel() string {
+// OwnerLabel is this process's value of the owner label: host/pid/start.
+func OwnerLabel() string {
 	host, _ := os.Hostname()
 	pid := os.Getpid()
 	return fmt.Sprintf("%s/%d/%s", host, pid, procStart(pid))
 }
 
-// ownerAlive reports whether the process of an owner label may still run.
+// OwnerAlive reports whether the process of an owner label may still run.
 // Containers of other hosts are treated as alive.
-func ownerAlive(owner string) bool {
+func OwnerAlive(owner string) bool {
 	f := strings.Split(owner, "/")
 	if len(f) != 3 {
 		return false // no or foreign label: a leftover

@@ -148,16 +148,16 @@ func TestKill(t *testing.T) {
 }
 
 func TestOwnerAlive(t *testing.T) {
-	if !ownerAlive(ownerLabel()) {
+	if !OwnerAlive(OwnerLabel()) {
 		t.Error("own process not alive")
 	}
 	host, _ := os.Hostname()
 	for _, owner := range []string{"", "garbage", host + "/1/999999999999", host + "/999999999/1"} {
-		if ownerAlive(owner) {
+		if OwnerAlive(owner) {
 			t.Errorf("%q alive", owner)
 		}
 	}
-	if !ownerAlive("some-other-host/1/1") {
+	if !OwnerAlive("some-other-host/1/1") {
 		t.Error("other host's container would be swept")
 	}
 }
