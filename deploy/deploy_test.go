@@ -425,9 +425,6 @@ func randomID(t *testing.T) string {
 	return hex.EncodeToString(b[:])
 }
 
-
-
-
 // sweepDeploy removes the networks, volumes and images that a killed run of
 // this package left (dockertest.Sweep has removed its containers already).
 func sweepDeploy() {
