@@ -2,6 +2,7 @@ package batch_test
 
 import (
 	"encoding/binary"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/streamtest"
 	"strings"
 	"testing"
 	"time"
@@ -92,23 +93,6 @@ func decodePathInput(n int) []byte {
 	return out
 }
 
-// cycleReader repeats data forever, filling every Read completely (like a
-// socket that always has a full buffer waiting: the backlog case).
-type cycleReader struct {
-	data []byte
-	off  int
-}
-
-func (c *cycleReader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		k := copy(p[n:], c.data[c.off:])
-		n += k
-		c.off = (c.off + k) % len(c.data)
-	}
-	return n, nil
-}
-
 // BenchmarkDecodePath is the receiver's per-line CPU work without I/O:
 // frames from memory through decode.Reader, line.Assembler and the batch
 // builder into pdata records, batches taken by the follower's rule (the
@@ -119,7 +103,7 @@ func BenchmarkDecodePath(b *testing.B) {
 	frameLen := len(in) / 1000
 	for _, bb := range builders {
 		b.Run(bb.name, func(b *testing.B) {
-			dec := decode.NewMuxReader(&cycleReader{data: in}, 0)
+			dec := decode.NewMuxReader(streamtest.Repeat(in), 0)
 			var asm line.Assembler
 			out := bb.new()
 			out.SetResource(benchResource())

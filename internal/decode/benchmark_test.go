@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/streamtest"
 	"strings"
 	"testing"
 )
@@ -28,13 +29,13 @@ func BenchmarkMuxReader(b *testing.B) {
 	for range 1000 {
 		in = append(in, frame(1, benchLine)...)
 	}
-	benchmarkReader(b, NewMuxReader(&cycleReader{data: in}, 0), headerLen+len(benchLine))
+	benchmarkReader(b, NewMuxReader(streamtest.Repeat(in), 0), headerLen+len(benchLine))
 }
 
 // BenchmarkRawReader decodes 100-byte TTY lines; one op is one line.
 func BenchmarkRawReader(b *testing.B) {
 	in := []byte(strings.Repeat(benchLine, 1000))
-	benchmarkReader(b, NewRawReader(&cycleReader{data: in}, 0), len(benchLine))
+	benchmarkReader(b, NewRawReader(streamtest.Repeat(in), 0), len(benchLine))
 }
 
 func BenchmarkParseTimestamp(b *testing.B) {

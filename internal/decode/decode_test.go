@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/streamtest"
 	"io"
 	"reflect"
 	"runtime"
@@ -376,8 +377,8 @@ func TestNextDoesNotAllocate(t *testing.T) {
 		raw = append(raw, line...)
 	}
 	for name, r := range map[string]*Reader{
-		"mux": NewMuxReader(&cycleReader{data: mux}, 0),
-		"raw": NewRawReader(&cycleReader{data: raw}, 0),
+		"mux": NewMuxReader(streamtest.Repeat(mux), 0),
+		"raw": NewRawReader(streamtest.Repeat(raw), 0),
 	} {
 		if n := testing.AllocsPerRun(10000, func() {
 			if f, err := r.Next(); err != nil || f.BadTimestamp || f.Partial {

@@ -99,20 +99,4 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	return c.r.Read(p[:min(len(p), c.n)])
 }
 
-// cycleReader repeats data forever (for benchmarks and allocation tests).
-type cycleReader struct {
-	data []byte
-	off  int
-}
-
-func (c *cycleReader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		k := copy(p[n:], c.data[c.off:])
-		n += k
-		c.off = (c.off + k) % len(c.data)
-	}
-	return n, nil
-}
-
 var a16k = strings.Repeat("a", DefaultPartialSize)

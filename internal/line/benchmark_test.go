@@ -2,6 +2,7 @@ package line
 
 import (
 	"bytes"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/streamtest"
 	"strings"
 	"testing"
 
@@ -41,7 +42,7 @@ func BenchmarkAssemblerMerged(b *testing.B) {
 // lines; one op is one line.
 func BenchmarkPipeline(b *testing.B) {
 	frame := muxFrame(1, ts0+" "+strings.Repeat("m", 68)+"\n")
-	r := decode.NewMuxReader(&cycleReader{data: bytes.Repeat(frame, 1000)}, 0)
+	r := decode.NewMuxReader(streamtest.Repeat(bytes.Repeat(frame, 1000)), 0)
 	a := &Assembler{MaxSize: 1 << 20}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frame)))
@@ -55,20 +56,4 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
-}
-
-// cycleReader repeats data forever.
-type cycleReader struct {
-	data []byte
-	off  int
-}
-
-func (c *cycleReader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		k := copy(p[n:], c.data[c.off:])
-		n += k
-		c.off = (c.off + k) % len(c.data)
-	}
-	return n, nil
 }
