@@ -117,6 +117,9 @@ type Follower struct {
 	// dropped counts records rejected permanently since droppedLogged.
 	dropped       int64
 	droppedLogged time.Time
+	// drainedRun is the StartedAt of the last stopped run read once more
+	// after its follow stream ended.
+	drainedRun time.Time
 	// untailed makes the next open read without a tail window.
 	untailed bool
 	// readRun is the StartedAt of the last run a stream was opened for: a
@@ -287,8 +290,16 @@ func (f *Follower) afterEOF(ctx context.Context, prev docker.Container, o outcom
 		return f.set.Backoff.next, false
 	}
 	c := docker.ContainerFromInspect(res.Container)
-	if !c.Running || !c.StartedAt.Equal(prev.StartedAt) {
-		// That run is over: a line it left unfinished never gets its end.
+	switch {
+	case !c.Running && !f.drainedRun.Equal(prev.StartedAt):
+		// The run is over, but a follow stream of Engines before 23 can
+		// end before it sent the run's last messages: read the stopped
+		// container once more from the position (history, then EOF).
+		f.drainedRun = prev.StartedAt
+		f.readRun = time.Time{}
+	case !c.Running || !c.StartedAt.Equal(prev.StartedAt):
+		// That run is over and read: a line it left unfinished never
+		// gets its end.
 		f.flushPending(ctx)
 	}
 	if !f.info.CompareAndSwap(cur, &c) {
