@@ -94,7 +94,9 @@ func (d *Discovery) session(ctx context.Context) error {
 	d.Connected(v.Version)
 
 	// Subscribe before listing so that nothing happening in between is
-	// missed; what the listing already covers is merely seen twice.
+	// missed; what the listing already covers is merely seen twice. (The
+	// daemon answers with headers a moment before it registers the
+	// subscriber; an event in that moment waits for the next resync.)
 	ectx, stop := context.WithCancel(ctx)
 	defer stop()
 	opts := client.EventsListOptions{Filters: make(client.Filters).

@@ -28,6 +28,7 @@ func TestInitialListingAndEvents(t *testing.T) {
 	run(t, d)
 
 	log := r.wait(t, "the first listing", func(l []rec) bool { return index(l, 1, isStatusOK) >= 0 })
+	subscribed(t, fd)
 	if log[0].kind != "connected" || log[0].version != "26.1.4" {
 		t.Fatalf("first call %v, want connected(26.1.4) before anything is reported", log[0])
 	}
@@ -122,6 +123,7 @@ func TestSelection(t *testing.T) {
 	d.Matcher = m
 	run(t, d)
 	log := r.wait(t, "the first listing", func(l []rec) bool { return index(l, 1, isStatusOK) >= 0 })
+	subscribed(t, fd)
 	if got := upserted(log); !sameSet(got, []string{"web-1"}) {
 		t.Fatalf("first listing upserted %v, want only web-1", got)
 	}
@@ -162,6 +164,7 @@ func TestSelfExcluded(t *testing.T) {
 	d.Self = SelfID{ids: map[string]bool{self: true}, hostname: byHost[:12]}
 	run(t, d)
 	log := r.wait(t, "the first listing", func(l []rec) bool { return index(l, 1, isStatusOK) >= 0 })
+	subscribed(t, fd)
 	if got := upserted(log); !sameSet(got, []string{"other"}) {
 		t.Fatalf("upserted %v, want only other", got)
 	}
@@ -326,6 +329,7 @@ func TestEventsCutRelists(t *testing.T) {
 	d, r := newDiscovery(t, fd.Endpoint())
 	run(t, d)
 	log := r.wait(t, "the second session", func(l []rec) bool { return index(l, 2, isStatusOK) >= 0 })
+	subscribed(t, fd)
 	ok1, ok2 := index(log, 1, isStatusOK), index(log, 2, isStatusOK)
 	if i := index(log, 1, isUpsert(web)); i < 0 || i > ok1 || !log[i].atStartup {
 		t.Errorf("web not reported at startup by the first listing: %v", log)

@@ -236,3 +236,13 @@ func addCreated(d *fakedocker.Daemon, c fakedocker.Container) string {
 func hasFilter(q string, key, value string) bool {
 	return strings.Contains(q, `"`+key+`"`) && strings.Contains(q, `"`+value+`"`)
 }
+
+// subscribed waits until the fake daemon has registered the event stream.
+// Docker sends the response headers before it registers the subscriber, so
+// a status(nil) alone does not mean that new events reach discovery.
+func subscribed(t *testing.T, fd *fakedocker.Daemon) {
+	t.Helper()
+	if err := fd.WaitEventStreams(ctxT(t), 1); err != nil {
+		t.Fatalf("event stream not registered: %v", err)
+	}
+}
