@@ -64,7 +64,8 @@ type Settings struct {
 	// batch (doubling from Backoff.Initial up to Backoff.Max).
 	Backoff Backoff
 	// ReopenTail asks the daemon for at least this many newest messages
-	// with since when a stream reopens (0: since alone, a full scan).
+	// with since when a stream reopens (0: since alone, a full scan). A
+	// window that misses the position is grown for the next reopen.
 	ReopenTail int
 	// Store, when set, keeps positions across collector restarts.
 	Store *checkpoint.Store
@@ -120,8 +121,9 @@ type Follower struct {
 	// drainedRun is the StartedAt of the last stopped run read once more
 	// after its follow stream ended.
 	drainedRun time.Time
-	// untailed makes the next open read without a tail window.
-	untailed bool
+	// tailMisses counts the tail windows in a row that did not reach back
+	// to the position; each makes the next window larger.
+	tailMisses int
 	// readRun is the StartedAt of the last run a stream was opened for: a
 	// stopped container whose latest run started later still has lines to
 	// read (it ran and exited between two looks).

@@ -133,11 +133,13 @@ func TestRenameChangesResource(t *testing.T) {
 }
 
 // TestStartAtEnd: a container found at startup is read from the end of its
-// log when start_at is end.
+// log when start_at is end, and every stream, the first included, opens
+// with a tail window: the end position is anchored on the last message.
 func TestStartAtEnd(t *testing.T) {
 	engines(t, func(t *testing.T, engine string) {
 		h := newHarness(t, engine)
 		h.set.StartAtBeginning = false
+		h.set.ReopenTail = 1000
 		old := h.add(fakedocker.Container{Name: "old"})
 		empty := h.add(fakedocker.Container{Name: "empty"})
 		w := &lines{src: "old"}
@@ -171,6 +173,20 @@ func TestStartAtEnd(t *testing.T) {
 		}
 		if !equalInts(emptySeqs, span(1, 3)) {
 			t.Errorf("empty: delivered %v, want 1..3", emptySeqs)
+		}
+		h.api.waitOpens(t, 6) // reopens after rotations
+		follows := 0
+		for _, r := range h.d.RequestsTo("/containers/" + old + "/logs") {
+			if r.Query.Get("follow") != "1" {
+				continue
+			}
+			follows++
+			if r.Query.Get("since") == "" || r.Query.Get("tail") == "" {
+				t.Errorf("old: follow request without since and tail: %v", r.Query)
+			}
+		}
+		if follows < 2 {
+			t.Errorf("old: %d follow requests, want reopens", follows)
 		}
 	})
 }

@@ -43,13 +43,16 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	opened := time.Now()
 	// A bounded tail spares the daemon decoding the whole retained log up
 	// to since on every reopen; the replay checks the window reached back
-	// to the position, and the next open goes without tail if not.
-	tailed := f.set.ReopenTail > 0 && pos.TailSafe() && !f.untailed
+	// to the position, and the next open asks for a larger one if not.
 	tail := ""
-	if tailed {
-		tail = strconv.FormatUint(max(uint64(f.set.ReopenTail), 2*pos.Skip), 10)
+	window := uint64(0)
+	if f.set.ReopenTail > 0 && pos.TailSafe() {
+		window = tailWindow(uint64(f.set.ReopenTail), pos.Skip, f.tailMisses)
 	}
-	f.untailed = false
+	tailed := window > 0
+	if tailed {
+		tail = strconv.FormatUint(window, 10)
+	}
 	body, err := f.set.API.ContainerLogs(sctx, f.id, client.ContainerLogsOptions{
 		ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: true, Since: pos.SinceParam(), Tail: tail,
 	})
@@ -111,7 +114,13 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 	if replay.Done() {
 		rot.progressed()
 	}
-	defer func() { f.untailed = replay.Untailed() }()
+	defer func() {
+		if replay.Untailed() {
+			f.tailMisses++
+		} else {
+			f.tailMisses = 0
+		}
+	}()
 	skipLines := pos.SkipLines
 	f.asm.Reset()
 	f.asm.TrimCR = c.TTY
@@ -301,7 +310,8 @@ func (f *Follower) commit(p cursor.Position) {
 
 // startPosition decides where reading begins: a saved position, else
 // start_at. At the end, it asks the daemon for the last message (tail=1, a
-// short request) and starts just after its timestamp.
+// short request) and starts just after it. The position is anchored on that
+// message, so later reopens can use a tail window instead of a full scan.
 func (f *Follower) startPosition(ctx context.Context) (cursor.Position, error) {
 	if f.set.Store != nil {
 		p, ok, err := f.set.Store.Load(ctx, f.id)
@@ -326,7 +336,7 @@ func (f *Follower) startPosition(ctx context.Context) (cursor.Position, error) {
 	}
 	defer body.Close()
 	dec := newDecoder(*c, body)
-	var last int64
+	var last cursor.Fingerprint
 	for {
 		fr, err := dec.Next()
 		if errors.Is(err, io.EOF) {
@@ -335,13 +345,48 @@ func (f *Follower) startPosition(ctx context.Context) (cursor.Position, error) {
 		if err != nil {
 			return cursor.Position{}, wrap("read last log line", *c, err)
 		}
-		last = max(last, fr.Timestamp)
+		if fr.Timestamp >= last.Timestamp {
+			last = cursor.FingerprintOf(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload)
+		}
 	}
-	if last == 0 {
+	return endPosition(last), nil
+}
+
+// endPosition is the position just after last, the log's last message.
+func endPosition(last cursor.Fingerprint) cursor.Position {
+	switch {
+	case last.Timestamp == 0:
 		// An empty log: everything it will hold is new.
-		return cursor.Position{}, nil
+		return cursor.Position{}
+	case last.Partial:
+		// The rest of its line shares nothing a replay could confirm:
+		// skip by time, and the later reopens scan (TailSafe is false).
+		return cursor.Position{Since: last.Timestamp + 1, MaxTimestamp: last.Timestamp}
 	}
-	return cursor.Position{Since: last + 1, MaxTimestamp: last}, nil
+	// Since at its stamp re-sends it first (both since modes), as the
+	// one message to skip.
+	return cursor.Position{Since: last.Timestamp, Skip: 1, Anchor: last, MaxTimestamp: last.Timestamp}
+}
+
+// maxTailWindow is the largest tail window asked for; past it a reopen
+// reads with since alone. Growing the window keeps the daemon's work in
+// proportion to how far the reader is behind, not to the log's size; a
+// position Docker rotated away misses every window and ends in the scan
+// that reports the gap.
+const maxTailWindow = 1 << 20
+
+// tailWindow is the tail asked for at a position that must skip skip
+// messages, after misses windows in a row missed it: base (at least twice
+// skip) times 4 per miss, or 0 (no tail) past maxTailWindow.
+func tailWindow(base, skip uint64, misses int) uint64 {
+	w := max(base, 2*skip)
+	for range misses {
+		if w > maxTailWindow/4 {
+			return 0
+		}
+		w *= 4
+	}
+	return w
 }
 
 // newDecoder reads a TTY container's raw stream or another's multiplexed
