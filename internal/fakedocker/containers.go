@@ -69,6 +69,7 @@ type ctr struct {
 	// stops counts Stop/Remove calls: a follower ends when it changes.
 	stops  int
 	log    []Entry
+	forgot int           // messages dropped from the front of log by Forget
 	notify chan struct{} // closed and replaced on every log append / stop
 }
 

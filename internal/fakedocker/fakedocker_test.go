@@ -778,3 +778,47 @@ func TestCloseEndsStreams(t *testing.T) {
 		t.Fatalf("open streams after close: %d", n)
 	}
 }
+
+// TestForget: forgotten messages are gone from history; a follower that
+// sent them already goes on with the next new message.
+func TestForget(t *testing.T) {
+	d := fakedocker.New(t)
+	d.AddContainer(fakedocker.Container{ID: cid, Name: "app"})
+	d.Start(cid)
+	d.WriteLines(cid, fakedocker.Stdout, "a", "b", "c")
+	cli := newClient(t, d)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res, err := cli.ContainerLogs(ctx, cid, client.ContainerLogsOptions{ShowStdout: true, Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	d.Forget(cid, 2)
+	d.WriteLines(cid, fakedocker.Stdout, "d")
+	eq(t, "history", texts(parseFrames(t, readAll(t, cli, cid, client.ContainerLogsOptions{ShowStdout: true}))), []string{"c", "d"})
+	buf := make([]byte, 0, 64)
+	for len(parseFramesLoose(buf)) < 4 {
+		b := make([]byte, 64)
+		n, err := res.Read(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf = append(buf, b[:n]...)
+	}
+	eq(t, "followed", texts(parseFrames(t, buf)), []string{"a", "b", "c", "d"})
+}
+
+// parseFramesLoose counts the complete frames at the start of b.
+func parseFramesLoose(b []byte) []struct{} {
+	var out []struct{}
+	for len(b) >= 8 {
+		n := int(b[4])<<24 | int(b[5])<<16 | int(b[6])<<8 | int(b[7])
+		if len(b) < 8+n {
+			break
+		}
+		out = append(out, struct{}{})
+		b = b[8+n:]
+	}
+	return out
+}

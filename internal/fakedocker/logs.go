@@ -130,6 +130,20 @@ func (d *Daemon) Entries(id string) []Entry {
 	return out
 }
 
+// Forget drops the container's n oldest messages, as Docker deletes its
+// oldest rotated log file.
+func (d *Daemon) Forget(id string, n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := d.mustLocked("Forget", id)
+	if k == nil {
+		return
+	}
+	n = min(n, len(k.log))
+	k.log = slices.Clone(k.log[n:])
+	k.forgot += n
+}
+
 func (d *Daemon) appendLocked(k *ctr, e Entry) time.Time {
 	if e.Time.IsZero() {
 		e.Time = d.nextAutoLocked()
@@ -395,20 +409,21 @@ func (d *Daemon) streamLogs(ctx context.Context, w http.ResponseWriter, k *ctr, 
 	if o.tail >= 0 && o.tail < len(hist) {
 		start = len(hist) - o.tail
 	}
-	idx := len(hist)
+	idx := k.forgot + len(hist) // followers count from the log's first message ever
 	follow := o.follow && k.state == stateRunning && !k.removed
 	stops := k.stops
 	d.addStreamLocked(&d.logStreams, 1)
 	d.mu.Unlock()
 	defer d.addStream(&d.logStreams, -1)
 
-	if !f.send(w, hist[start:idx]) || !follow {
+	if !f.send(w, hist[start:]) || !follow {
 		return
 	}
 	for {
 		d.mu.Lock()
-		batch := k.log[idx:]
-		idx = len(k.log)
+		// What Forget dropped before this follower sent it is skipped.
+		batch := k.log[max(idx-k.forgot, 0):]
+		idx = k.forgot + len(k.log)
 		ended := k.stops != stops
 		notify := k.notify
 		d.mu.Unlock()
