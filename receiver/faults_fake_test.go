@@ -8,7 +8,6 @@ package receiver
 import (
 	"context"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -469,15 +468,11 @@ func TestFaultFakeDockerResendsMessagesAtItsRotation(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		streams []int // the re-sent block, in file order
-		bug     string
 	}{
 		{name: "one", streams: []int{fakedocker.Stdout}},
 		{name: "block_of_six", streams: []int{fakedocker.Stderr, fakedocker.Stderr, fakedocker.Stdout, fakedocker.Stdout, fakedocker.Stdout, fakedocker.Stdout}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.bug != "" && os.Getenv("DLR_RUN_BUG_TESTS") == "" {
-				t.Skip(tc.bug)
-			}
 			d := fakedocker.New(t, fakedocker.WithEngineVersion("20.10.24"))
 			const name = "resend"
 			id := running(d, fakedocker.Container{Name: name, Image: "resend:1"})

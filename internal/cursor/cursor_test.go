@@ -100,6 +100,7 @@ func readAll(t *testing.T, log []msg, mode Mode, chunks func(unsettled int) int,
 	r := &reader{mode: mode, tr: NewTracker(mode, Position{})}
 	pos := Position{}
 	untailed := false
+	var missedAt Fingerprint
 	for range 100 * (len(log) + 1) {
 		tail := 0
 		if tails != nil && pos.TailSafe() && !untailed {
@@ -107,7 +108,7 @@ func readAll(t *testing.T, log []msg, mode Mode, chunks func(unsettled int) int,
 		}
 		untailed = false
 		sent := daemon(log, mode, pos.Since, tail)
-		rp := NewReplay(pos, tail > 0)
+		rp := NewReplay(pos, tail > 0, missedAt)
 		skipLines := pos.SkipLines
 		r.pending = [3][]string{}
 		n := chunks(r.unsettled)
@@ -131,6 +132,7 @@ func readAll(t *testing.T, log []msg, mode Mode, chunks func(unsettled int) int,
 		if rp.Gap() {
 			r.gaps++
 		}
+		missedAt = rp.MissedAt()
 		if rp.Untailed() {
 			r.missed++
 			untailed = true
@@ -264,7 +266,7 @@ func TestReplayReportsGap(t *testing.T) {
 	}
 	pos := tr.Rewind()
 	// Docker rotated "c" away and kept only newer lines.
-	rp := NewReplay(pos, false)
+	rp := NewReplay(pos, false, Fingerprint{})
 	if rp.Keep(12, 1, false, []byte("other")) {
 		t.Fatal("a message at the consumed timestamp was kept after a gap")
 	}
@@ -295,5 +297,29 @@ func BenchmarkObserveFilter(b *testing.B) {
 		tr.Observe(int64(i+1)*1000, 1, false, payload)
 		tr.LineDone()
 		tr.Settle([2]Discard{})
+	}
+}
+
+// TestReplayLargerWindowSameStart: a tailed replay that misses reports the
+// first message it got; a larger window starting at that same message holds
+// the whole log, so the anchor is gone: a gap, not another miss.
+func TestReplayLargerWindowSameStart(t *testing.T) {
+	tr := NewTracker(SincePrefix, Position{})
+	tr.Observe(10, 1, false, []byte("a"))
+	tr.Settle([2]Discard{})
+	pos := tr.Rewind()
+	first := FingerprintOf(20, 1, false, []byte("x"))
+
+	rp := NewReplay(pos, true, Fingerprint{})
+	if rp.Keep(20, 1, false, []byte("x")) || !rp.Missed() || rp.MissedAt() != first {
+		t.Fatalf("first window: missed=%v at %+v", rp.Missed(), rp.MissedAt())
+	}
+	rp = NewReplay(pos, true, first)
+	if !rp.Keep(20, 1, false, []byte("x")) || rp.Missed() || !rp.Gap() {
+		t.Fatalf("larger window from the same message: kept=false or missed=%v gap=%v", rp.Missed(), rp.Gap())
+	}
+	rp = NewReplay(pos, true, first)
+	if rp.Keep(15, 1, false, []byte("y")) || !rp.Missed() {
+		t.Fatal("a larger window reaching further back is another miss")
 	}
 }

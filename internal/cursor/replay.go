@@ -3,18 +3,22 @@ package cursor
 // Replay filters the start of a stream reopened at a Position: it drops the
 // messages the daemon sends again.
 type Replay struct {
-	pos     Position
-	tailed  bool
-	dropped uint64
-	done    bool
-	gap     bool
-	missed  bool
+	pos      Position
+	tailed   bool
+	lastMiss Fingerprint
+	first    Fingerprint
+	dropped  uint64
+	done     bool
+	gap      bool
+	missed   bool
 }
 
 // NewReplay prepares to resume at p. tailed says the stream was opened with
-// a tail window (see Position.TailSafe).
-func NewReplay(p Position, tailed bool) *Replay {
-	return &Replay{pos: p, tailed: tailed, done: p.Skip == 0}
+// a tail window (see Position.TailSafe); lastMiss is the first message of
+// the previous, smaller window that missed the anchor, if any (see
+// MissedAt).
+func NewReplay(p Position, tailed bool, lastMiss Fingerprint) *Replay {
+	return &Replay{pos: p, tailed: tailed, lastMiss: lastMiss, done: p.Skip == 0}
 }
 
 // Keep reports whether a message is new. The first message must be the
@@ -36,12 +40,14 @@ func (r *Replay) Keep(ts int64, stream uint8, partial bool, payload []byte) bool
 	if r.missed {
 		return false
 	}
-	if r.dropped == 0 && FingerprintOf(ts, stream, partial, payload) != r.pos.Anchor {
-		if r.tailed {
+	if fp := FingerprintOf(ts, stream, partial, payload); r.dropped == 0 && fp != r.pos.Anchor {
+		if r.tailed && fp != r.lastMiss {
 			// The tail window did not reach back to the anchor.
-			r.missed = true
+			r.missed, r.first = true, fp
 			return false
 		}
+		// Read without tail, or a larger window that starts where the
+		// smaller one did, so it holds the whole log: the anchor is gone.
 		r.gap = true
 		return r.Keep(ts, stream, partial, payload)
 	}
@@ -57,8 +63,12 @@ func (r *Replay) Dropped() uint64 { return r.dropped }
 func (r *Replay) Gap() bool { return r.gap }
 
 // Missed reports that a tailed stream starts after the anchor: close it and
-// reopen without tail. Nothing it sent was kept.
+// reopen with a larger window. Nothing it sent was kept.
 func (r *Replay) Missed() bool { return r.missed }
+
+// MissedAt is the first message of a window that missed the anchor: pass it
+// to the replay of the next, larger window.
+func (r *Replay) MissedAt() Fingerprint { return r.first }
 
 // Untailed reports whether the next stream must be opened without a tail
 // window: this one was tailed and did not get past the replay, because its

@@ -105,13 +105,17 @@ type Follower struct {
 	resourceChanged atomic.Bool
 
 	// Owned by the Run goroutine.
-	tracker   *cursor.Tracker
-	asm       line.Assembler
-	out       *batch.Builder
-	batchTS   int64 // Docker timestamp of the oldest line in the batch
-	counts    [2]int64
-	merged    int64
-	truncated int64
+	tracker *cursor.Tracker
+	asm     line.Assembler
+	out     *batch.Builder
+	batchTS int64 // Docker timestamp of the oldest line in the batch
+	// batchNewest is that of its newest line.
+	batchNewest int64
+	counts      [2]int64
+	merged      int64
+	truncated   int64
+	// lag is read by the rotation timer.
+	lag lagMeter
 	// committed is the position the consumer has accepted everything before.
 	committed atomic.Pointer[cursor.Position]
 	start     Start
@@ -124,6 +128,8 @@ type Follower struct {
 	// tailMisses counts the tail windows in a row that did not reach back
 	// to the position; each makes the next window larger.
 	tailMisses int
+	// missedAt is the first message of the last window that missed.
+	missedAt cursor.Fingerprint
 	// readRun is the StartedAt of the last run a stream was opened for: a
 	// stopped container whose latest run started later still has lines to
 	// read (it ran and exited between two looks).

@@ -30,10 +30,10 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rot := &rotation{cancel: cancel, interval: f.set.RotationInterval}
+	rot := &rotation{cancel: cancel, interval: f.set.RotationInterval, behind: f.mayPostpone}
 	if rot.interval > 0 {
-		rot.timer = time.AfterFunc(jitter(rot.interval), rot.due)
-		defer rot.timer.Stop()
+		rot.start(jitter(rot.interval))
+		defer rot.stop()
 	}
 
 	dog := startWatchdog(f.set.FirstByteTimeout, f.set.IdleTimeout, cancel)
@@ -110,11 +110,12 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 	tel := f.set.Telemetry
 	dec := newDecoder(c, body)
 	orphans := line.ContinuationsShareTimestamp(c.LogDriver)
-	replay := cursor.NewReplay(pos, tailed)
+	replay := cursor.NewReplay(pos, tailed, f.missedAt)
 	if replay.Done() {
 		rot.progressed()
 	}
 	defer func() {
+		f.missedAt = replay.MissedAt()
 		if replay.Untailed() {
 			f.tailMisses++
 		} else {
@@ -227,7 +228,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 // emit adds a line to the batch.
 func (f *Follower) emit(l line.Line, observed pcommon.Timestamp) {
 	if f.out.Len() == 0 {
-		f.batchTS = 0
+		f.batchTS, f.batchNewest = 0, 0
 		if f.resourceChanged.Swap(false) {
 			f.out.SetResource(f.set.Resource(*f.info.Load()))
 		}
@@ -235,6 +236,7 @@ func (f *Follower) emit(l line.Line, observed pcommon.Timestamp) {
 	if f.batchTS == 0 {
 		f.batchTS = l.Timestamp // the oldest line with a timestamp
 	}
+	f.batchNewest = max(f.batchNewest, l.Timestamp)
 	f.out.Append(l, observed)
 	f.counts[cursor.StreamIndex(uint8(l.Stream))]++
 	if l.Parts > 1 {
@@ -272,10 +274,15 @@ func (f *Follower) flush(ctx context.Context) error {
 		octx := f.set.ObsReport.StartLogsOp(bg)
 		err := f.set.Consumer.ConsumeLogs(octx, ld)
 		f.set.ObsReport.EndLogsOp(octx, "docker", n, err)
+		f.lag.refused.Store(err != nil && !consumererror.IsPermanent(err))
 		if err == nil {
 			f.commit(pos)
+			now := time.Now().UnixNano()
 			if f.batchTS > 0 {
-				tel.DockerlogsrotatingEmitLag.Record(bg, time.Since(time.Unix(0, f.batchTS)).Seconds())
+				tel.DockerlogsrotatingEmitLag.Record(bg, float64(now-f.batchTS)/1e9)
+			}
+			if f.batchNewest > 0 {
+				f.lag.seen(now, f.batchNewest)
 			}
 			return nil
 		}
@@ -449,15 +456,41 @@ func (w *watchdog) stop() {
 // be slow) would otherwise be cut and started again forever. When the
 // replay ends after the interval, the stream gets a fresh interval of new
 // data. What the reader has buffered when it is cancelled is still handled.
+//
+// Nor does it end a stream while behind reports the reader lagging and
+// nobody waits for its slot, for up to maxPostpone intervals: a stream
+// delivering a backlog is alive, and a reopen would resume from a position
+// Docker may rotate away meanwhile, and would make the daemon search back
+// for it.
 type rotation struct {
 	cancel   func()
 	interval time.Duration
 	timer    *time.Timer
+	behind   func() bool // nil: never postpone
 
-	mu      sync.Mutex
-	fired   bool // the interval is up (read by stream after the reader ended)
-	through bool // the replay is done
-	late    bool // the interval ran out during the replay
+	mu        sync.Mutex
+	fired     bool // the interval is up (read by stream after the reader ended)
+	through   bool // the replay is done
+	late      bool // the interval ran out during the replay
+	postponed time.Time
+}
+
+// maxPostpone caps how many intervals a lagging stream stays open past its
+// rotation.
+const maxPostpone = 10
+
+// start arms the timer; due may run before AfterFunc returns, and it
+// takes the lock first.
+func (r *rotation) start(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.timer = time.AfterFunc(d, r.due)
+}
+
+func (r *rotation) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.timer.Stop()
 }
 
 func (r *rotation) due() {
@@ -466,6 +499,18 @@ func (r *rotation) due() {
 	if !r.through {
 		r.late = true
 		return
+	}
+	if r.behind != nil && r.behind() {
+		now := time.Now()
+		if r.postponed.IsZero() {
+			r.postponed = now
+		}
+		if now.Sub(r.postponed) < maxPostpone*r.interval {
+			// Check again soon: a container that starts waiting for a
+			// slot gets it within this, on top of the pool's bound.
+			r.timer.Reset(min(max(r.interval/10, 10*time.Millisecond), time.Second))
+			return
+		}
 	}
 	r.fired = true
 	r.cancel()
@@ -488,6 +533,41 @@ func (r *rotation) rotated() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.fired
+}
+
+// lagMeter tells whether the reader is behind the daemon: the newest line
+// of the last batch was stamped more than catchUpLag before the consumer
+// accepted it, or the consumer refuses batches. flush updates it; the
+// rotation timer reads it.
+type lagMeter struct {
+	lag     atomic.Int64 // ns between the newest line's stamp and its delivery
+	at      atomic.Int64 // when that was measured (Unix ns)
+	refused atomic.Bool  // the consumer refused the last attempt
+}
+
+// catchUpLag is how old a line may be on arrival for its reader to count as
+// caught up. Docker stamps lines with its own clock: a remote daemon's skew
+// adds to it (and maxPostpone still bounds the postponement).
+const catchUpLag = time.Second
+
+func (m *lagMeter) seen(delivered, stamp int64) {
+	m.lag.Store(delivered - stamp)
+	m.at.Store(delivered)
+}
+
+// behind reports a lag measured within the last catchUpLag (a reader that
+// has been waiting longer than that for data has caught up).
+func (m *lagMeter) behind(now time.Time) bool {
+	if m.refused.Load() {
+		return true
+	}
+	return m.lag.Load() > int64(catchUpLag) && now.UnixNano()-m.at.Load() < int64(catchUpLag)
+}
+
+// mayPostpone reports whether the stream's rotation may wait: the reader is
+// behind and no other container waits for a slot.
+func (f *Follower) mayPostpone() bool {
+	return f.set.Pool.Waiting() == 0 && f.lag.behind(time.Now())
 }
 
 // resendGuard drops the copies Docker 20.10's json-file reader sends again
