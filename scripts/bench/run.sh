@@ -30,7 +30,16 @@
 #      receiver on the big one, BENCH_REOPEN_SECS each: quiet from start_at
 #      end, and reading the backlog with rotation_interval 5m and 2s;
 #   5. (e) BENCH_QUIET_N quiet containers read with max_concurrent_streams
-#      BENCH_QUIET_CAP: collector CPU% and RSS over BENCH_QUIET_SECS.
+#      BENCH_QUIET_CAP: collector CPU% and RSS over BENCH_QUIET_SECS;
+#   6. (f) steady load: BENCH_STEADY_N containers writing
+#      BENCH_STEADY_RATE lines/s in total (~100-byte lines); otelcol-dockerlogs
+#      and otelcol-filelog-bench (on the same json-files), both from start_at
+#      end, in alternation BENCH_RUNS times each: after BENCH_STEADY_WARM s
+#      of warm-up, over BENCH_STEADY_SECS: collector CPU% and RSS (VmRSS
+#      sampled every second, at the end, and VmHWM), dockerd CPU%, lines
+#      delivered/s (otelcol_receiver_accepted_log_records) against lines
+#      written/s (counted in the json-files); medians, ratios and the target
+#      check (receiver <= 15 % of a core, <= 100 MiB).
 #
 # Every container it creates carries dockerlogsrotating.test=1, the
 # dockertest owner label of this script (so that a concurrent test's
@@ -46,12 +55,18 @@
 # Environment:
 #   BENCH_BACKLOG=1          run (a) (b) (c)
 #   BENCH_LINES=1000000      lines of the backlog container
-#   BENCH_RUNS=3             runs of each of (a) (b) (c); medians are reported
+#   BENCH_RUNS=3             runs of each of (a) (b) (c), and windows of each
+#                            collector in (f); medians are reported
 #   BENCH_REOPEN=1           run (d); BENCH_REOPEN_MIB=1024 size of the big log,
 #                            BENCH_REOPEN_ROTATION=2s, BENCH_REOPEN_SECS=30 for
 #                            the receiver's own reopens on it
 #   BENCH_QUIET=1            run (e); BENCH_QUIET_N=500, BENCH_QUIET_CAP=50,
 #                            BENCH_QUIET_SECS=60, BENCH_QUIET_ROTATION=5s
+#   BENCH_STEADY=1           run (f); BENCH_STEADY_N=20 containers,
+#                            BENCH_STEADY_RATE=10000 lines/s in total,
+#                            BENCH_STEADY_SECS=60 measured after
+#                            BENCH_STEADY_WARM=10, BENCH_STEADY_ROTATION=5m
+#                            (the receiver's default rotation_interval)
 #   BENCH_SKIP_BUILD=1       use the binaries in ./bin as they are
 #   BENCH_OUT=.build/bench   where results (results-<date>.md, raw TSV) go
 #   BENCH_PORT=18888         first local port for the collectors' metrics
@@ -76,6 +91,12 @@ QUIET_N="${BENCH_QUIET_N:-500}"
 QUIET_CAP="${BENCH_QUIET_CAP:-50}"
 QUIET_SECS="${BENCH_QUIET_SECS:-60}"
 QUIET_ROTATION="${BENCH_QUIET_ROTATION:-5s}"
+STEADY="${BENCH_STEADY:-1}"
+STEADY_N="${BENCH_STEADY_N:-20}"
+STEADY_RATE="${BENCH_STEADY_RATE:-10000}"
+STEADY_SECS="${BENCH_STEADY_SECS:-60}"
+STEADY_WARM="${BENCH_STEADY_WARM:-10}"
+STEADY_ROTATION="${BENCH_STEADY_ROTATION:-5m}"
 SKIP_BUILD="${BENCH_SKIP_BUILD:-0}"
 OUT="${BENCH_OUT:-.build/bench}"
 PORT="${BENCH_PORT:-18888}"
@@ -125,8 +146,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'log "interrupted (SIGINT)"; exit 130' INT
+trap 'log "terminated (SIGTERM)"; exit 143' TERM
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -139,14 +160,57 @@ now() { date +%s.%N; }
 # '>' in EXPR would be awk's output redirection.
 calc() { awk "BEGIN { printf \"%.6f\", $* }"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# column_of CASE COLUMN [FILE]: the values of COLUMN in the rows of CASE of a
+# TSV with a header line (default $RAW), one a line.
+column_of() { awk -F'\t' -v c="$1" -v k="$2" 'NR == 1 {for (i = 1; i <= NF; i++) col[$i] = i; next} $2 == c {print $col[k]}' "${3:-$RAW}"; }
+# med CASE COLUMN [FILE]: its median over the runs. M_<case>_<column> and
+# the like are set with printf -v, which shellcheck cannot follow.
+# shellcheck disable=SC2046,SC2154
+med() { median $(column_of "$@"); }
 
-# accepted PORT: sum of otelcol_receiver_accepted_log_records over its
-# series (0 while the endpoint is not up).
+# accepted PORT [SECS]: sum of otelcol_receiver_accepted_log_records over
+# its series (0 while the endpoint is not up or has not answered within
+# SECS, default 2).
 accepted() {
   local m
-  m="$(curl -sf --max-time 2 "http://127.0.0.1:$1/metrics" 2>/dev/null || true)"
+  m="$(curl -sf --max-time "${2:-2}" "http://127.0.0.1:$1/metrics" 2>/dev/null || true)"
   awk '/^otelcol_receiver_accepted_log_records/ {s += $NF} END {printf "%d", s}' <<<"$m"
 }
+
+# tick_var NAME PID: sets NAME to what `ticks PID` prints, and busy_var NAME
+# to the machine's non-idle ticks so far (all cores; /proc/stat user, nice,
+# system, irq, softirq), both read by bash alone: on a saturated machine a
+# fork can wait a second or more, which would put a window's clock and its
+# tick counts far apart.
+tick_var() { local l f; read -r l <"/proc/$2/stat"; read -r -a f <<<"${l##*) }"; printf -v "$1" '%d' $((f[11] + f[12])); }
+busy_var() { local f; read -r -a f </proc/stat; printf -v "$1" '%d' $((f[1] + f[2] + f[3] + f[6] + f[7])); }
+# window PID SECS: watches the process for SECS seconds. Sets W_SECS (wall
+# s), W_CPU_S and W_DOCKERD_S (CPU s of the process and of dockerd), W_BUSY
+# (% of all the machine's cores busy), W_RSS (the highest VmRSS sampled
+# every second, KiB), W_RSS_END (VmRSS at the end) and W_HWM (VmHWM at the
+# end: the peak since the process started). The window ends at its deadline
+# however slow the machine is: nothing in it forks but sleep.
+window() {
+  local pid="$1" secs="$2" c0 d0 b0 t0 c1 d1 b1 t1 end left k v _
+  tick_var c0 "$pid"; tick_var d0 "$DOCKERD_PID"; busy_var b0; t0=$EPOCHREALTIME
+  end=$((${EPOCHREALTIME/./} + secs * 1000000))
+  W_RSS=0
+  while left=$((end - ${EPOCHREALTIME/./})); ((left > 0)); do
+    if ((left >= 1000000)); then sleep 1; else sleep "0.$(printf '%06d' "$left")"; fi
+    while read -r k v _; do
+      if [[ "$k" == VmRSS: ]]; then W_RSS_END=$v; fi
+    done <"/proc/$pid/status"
+    if ((W_RSS_END > W_RSS)); then W_RSS=$W_RSS_END; fi
+  done
+  tick_var c1 "$pid"; tick_var d1 "$DOCKERD_PID"; busy_var b1; t1=$EPOCHREALTIME
+  W_HWM="$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")"
+  W_SECS="$(calc "$t1 - $t0")"
+  W_CPU_S="$(calc "($c1 - $c0) / $HZ")"
+  W_DOCKERD_S="$(calc "($d1 - $d0) / $HZ")"
+  W_BUSY="$(calc "($b1 - $b0) / $HZ / $W_SECS / $(nproc) * 100")"
+}
+# pct CPU_S: CPU seconds of the last window as % of a core.
+pct() { calc "$1 / $W_SECS * 100"; }
 
 # docker_run NAME ARGS...: a loggen container with the benchmark labels.
 docker_run() {
@@ -315,15 +379,11 @@ for run in $(seq 1 "$RUNS"); do
       BENCH_SELECT="$LABEL_BENCH.role=$RUN_ID.backlog" BENCH_MAX_STREAMS=50 BENCH_ROTATION=5m BENCH_START_AT=beginning ${V_ENVS[$i]}
   done
   log "run $run/$RUNS: (c) otelcol-filelog-bench"
-  case_collector "$run" filelog "$FILELOG" scripts/bench/filelog.yaml BENCH_LOG_PATH="$LOGPATH"
+  case_collector "$run" filelog "$FILELOG" scripts/bench/filelog.yaml BENCH_LOG_PATH="$LOGPATH" BENCH_START_AT=beginning
   tail -$((3 + ${#V_NAMES[@]})) "$RAW" | sed 's/^/    /' >&2
 done
 IDLE_AFTER="$(dockerd_idle)"
 
-# med CASE COLUMN: median over the runs. M_<case>_<column> are set with
-# printf -v, which shellcheck cannot follow.
-# shellcheck disable=SC2046,SC2154
-med() { median $(awk -F'\t' -v c="$1" -v k="$2" 'NR == 1 {for (i = 1; i <= NF; i++) col[$i] = i; next} $2 == c {print $col[k]}' "$RAW"); }
 for c in cli ours filelog "${V_NAMES[@]}"; do
   for k in wall_s cpu_s dockerd_s; do
     printf -v "M_${c}_${k}" '%s' "$(med "$c" "$k")"
@@ -503,31 +563,160 @@ if [[ "$QUIET" == 1 ]]; then
       END {printf "%d %.6f\n", c, s}'
   }
   read -r wc0 ws0 < <(pool_wait)
-  c0="$(ticks "$pid")"; d0="$(ticks "$DOCKERD_PID")"; t0="$(now)"
-  rss_max=0
-  for _ in $(seq 1 "$QUIET_SECS"); do
-    sleep 1
-    rss="$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")"
-    ((rss > rss_max)) && rss_max=$rss
-  done
-  c1="$(ticks "$pid")"; d1="$(ticks "$DOCKERD_PID")"; t1="$(now)"
-  hwm="$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")"
+  window "$pid" "$QUIET_SECS"
   read -r wc1 ws1 < <(pool_wait)
   metrics="$(curl -sf "http://127.0.0.1:$port/metrics" || true)"
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  pct() { calc "($2 - $1) / $HZ / ($t1 - $t0) * 100"; }
   rot="$(awk '/^otelcol_dockerlogsrotating_stream_rotations/ {s += $NF} END {printf "%d", s}' <<<"$metrics")"
   waiting="$(awk '/^otelcol_dockerlogsrotating_containers_waiting/ {s += $NF} END {printf "%d", s}' <<<"$metrics")"
   {
     printf '## (e) %d quiet containers, max_concurrent_streams %d, rotation_interval %s, over %d s\n\n' "$QUIET_N" "$QUIET_CAP" "$QUIET_ROTATION" "$QUIET_SECS"
     printf '| collector CPU | collector RSS max (peak) | dockerd CPU | slot waits in the window | mean wait s | streams closed (whole run) | containers_waiting at the end |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
-    printf '| %.1f %% of a core | %d MiB (%d MiB) | %.1f %% of a core | %d | %s | %s | %s |\n\n' "$(pct "$c0" "$c1")" $((rss_max / 1024)) $((hwm / 1024)) "$(pct "$d0" "$d1")" \
+    printf '| %.1f %% of a core | %d MiB (%d MiB) | %.1f %% of a core | %d | %s | %s | %s |\n\n' "$(pct "$W_CPU_S")" $((W_RSS / 1024)) $((W_HWM / 1024)) "$(pct "$W_DOCKERD_S")" \
       $((wc1 - wc0)) "$(if ((wc1 > wc0)); then calc "($ws1 - $ws0) / ($wc1 - $wc0)"; else echo '-'; fi)" "$rot" "$waiting"
     printf '%d of %d lines were read in the warm-up; dockerd idle CPU at the start: %.1f %%.\n\n' "$warm" "$QUIET_N" "$IDLE_BEFORE"
   } >>"$RESULTS"
-  printf '%s\tquiet\t%s\t%s\t%s\t%s\n' 1 "$(calc "$t1 - $t0")" "$(calc "($c1 - $c0) / $HZ")" "$(calc "($d1 - $d0) / $HZ")" "$warm" >>"$RAW"
+  printf '%s\tquiet\t%s\t%s\t%s\t%s\n' 1 "$W_SECS" "$W_CPU_S" "$W_DOCKERD_S" "$warm" >>"$RAW"
 else
   printf '## (e) Many quiet containers: not run (BENCH_QUIET=0)\n\n' >>"$RESULTS"
+fi
+
+# ---------------------------------------------------------------------------
+# 6. (f) Steady load
+
+if [[ "$STEADY" == 1 ]]; then
+  # loggen -size 70 with -src sNN: lines of ~100 bytes ("s7 stdout 123456
+  # 70 <crc> <payload>"), one write each. Each container writes for three
+  # times the nominal length of both collectors' warm-ups and windows (a
+  # loaded machine stretches everything between the windows), then sleeps.
+  per="$(calc "$STEADY_RATE / $STEADY_N")"
+  lines_each="$(calc "3 * $per * (2 * $RUNS * ($STEADY_WARM + $STEADY_SECS + 15) + 180)" | cut -d. -f1)"
+  log "(f) starting $STEADY_N containers writing $(printf '%g' "$per") lines/s each ($lines_each lines)"
+  ids=() paths=()
+  for i in $(seq 1 "$STEADY_N"); do
+    ids+=("$(docker_run "steady-$i" --label "$LABEL_BENCH.group=$RUN_ID.steady" "$IMAGE" -src "s$i" -n "$lines_each" -rate "$per" -size 70 -then sleep)")
+    paths+=("$(docker inspect --format '{{.LogPath}}' "${ids[-1]}")")
+  done
+  # filelog reads the same json-files through one glob: {id1,id2,...}
+  # below their common folder.
+  glob="$(dirname "$(dirname "${paths[0]}")")/{$(IFS=,; echo "${ids[*]}")}/*-json.log"
+  # sizes FILE: the json-files' sizes now, one a line, into FILE.
+  sizes() { stat -c %s "${paths[@]}" >"$1"; }
+  # written: lines appended to the json-files between the sizes in
+  # $TMP/size0 and $TMP/size1 (only those bytes are read).
+  written() {
+    local i=0 n=0 o0 o1
+    while read -r o0 o1; do
+      n=$((n + $(dd if="${paths[i]}" iflag=skip_bytes,count_bytes skip="$o0" count=$((o1 - o0)) bs=64K status=none | wc -l)))
+      i=$((i + 1))
+    done < <(paste "$TMP/size0" "$TMP/size1")
+    printf '%d' "$n"
+  }
+  # writers_alone: dockerd's CPU and the machine's load (% of all cores)
+  # with the writers and no reader, over 10 s.
+  writers_alone() { window "$DOCKERD_PID" 10; printf '%s %s\n' "$(pct "$W_DOCKERD_S")" "$W_BUSY"; }
+  STEADY_RAW="$OUT/raw-steady-$STAMP.tsv"
+  printf 'run\tcase\twall_s\tcpu_pct\tdockerd_pct\tmachine_pct\tdelivered_per_s\twritten_per_s\trss_max_mib\trss_end_mib\thwm_mib\n' >"$STEADY_RAW"
+  # steady_window RUN NAME BINARY CONFIG [ENV...]: the collector from
+  # start_at end; STEADY_WARM s after its first record (a starved
+  # collector can take long to start), a window of STEADY_SECS; one row of
+  # STEADY_RAW.
+  steady_window() {
+    local run="$1" name="$2" bin="$3" cfg="$4"; shift 4
+    local port=$((PORT + 4)) pid a0 a1 ta0 ta1 tz0 tz1 deadline=$((SECONDS + 120))
+    env "$@" BENCH_START_AT=end BENCH_METRICS_PORT="$port" "$bin" --config "$cfg" >"$TMP/steady-$name.log" 2>&1 &
+    pid=$!
+    STARTED_PIDS+=("$pid")
+    while (($(accepted "$port") == 0)); do
+      if ! kill -0 "$pid" 2>/dev/null; then
+        tail -20 "$TMP/steady-$name.log" >&2; die "$name exited before its first record"
+      fi
+      ((SECONDS < deadline)) || die "$name delivered nothing in 120 s"
+      sleep 0.5
+    done
+    sleep "$STEADY_WARM"
+    # Each count with its own clock, read right after it; a starved
+    # collector can take seconds to answer.
+    a0="$(accepted "$port" 30)"; ta0=$EPOCHREALTIME; sizes "$TMP/size0"; tz0=$EPOCHREALTIME
+    window "$pid" "$STEADY_SECS"
+    a1="$(accepted "$port" 30)"; ta1=$EPOCHREALTIME; sizes "$TMP/size1"; tz1=$EPOCHREALTIME
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    ((a0 > 0 && a1 >= a0)) || die "$name: no answer from its metrics endpoint in time (accepted records $a0, then $a1)"
+    printf '%s\t%s\t%s\t%.2f\t%.2f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\n' "$run" "$name" "$W_SECS" "$(pct "$W_CPU_S")" "$(pct "$W_DOCKERD_S")" "$W_BUSY" \
+      "$(calc "($a1 - $a0) / ($ta1 - $ta0)")" "$(calc "$(written) / ($tz1 - $tz0)")" \
+      "$(calc "$W_RSS / 1024")" "$(calc "$W_RSS_END / 1024")" "$(calc "$W_HWM / 1024")" >>"$STEADY_RAW"
+    tail -1 "$STEADY_RAW" | sed 's/^/    /' >&2
+  }
+  sleep 5
+  read -r alone_dockerd0 alone_busy0 < <(writers_alone)
+  log "  writers alone: dockerd $(printf '%.1f' "$alone_dockerd0") % of a core, machine $(printf '%.1f' "$alone_busy0") % busy"
+  read -r nl nb < <(docker logs --tail 1000 "${ids[0]}" 2>/dev/null | wc -lc)
+  line_bytes="$(calc "$nb / $nl - 1" | cut -d. -f1)" # without the \n
+  for run in $(seq 1 "$RUNS"); do
+    log "run $run/$RUNS: (f) otelcol-dockerlogs, ${STEADY_WARM}s + ${STEADY_SECS}s"
+    steady_window "$run" ours "$OURS" scripts/bench/dockerlogs.yaml \
+      BENCH_SELECT="$LABEL_BENCH.group=$RUN_ID.steady" BENCH_MAX_STREAMS=50 BENCH_ROTATION="$STEADY_ROTATION"
+    log "run $run/$RUNS: (f) otelcol-filelog-bench, ${STEADY_WARM}s + ${STEADY_SECS}s"
+    steady_window "$run" filelog "$FILELOG" scripts/bench/filelog.yaml BENCH_LOG_PATH="$glob"
+  done
+  read -r alone_dockerd1 alone_busy1 < <(writers_alone)
+  for c in ours filelog; do
+    for k in cpu_pct dockerd_pct machine_pct delivered_per_s written_per_s rss_max_mib rss_end_mib hwm_mib; do
+      printf -v "S_${c}_${k}" '%s' "$(med "$c" "$k" "$STEADY_RAW")"
+    done
+  done
+  peak="$(column_of ours hwm_mib "$STEADY_RAW" | sort -g | tail -1)" # the highest of the runs
+  saturated="$(column_of ours machine_pct "$STEADY_RAW"; column_of filelog machine_pct "$STEADY_RAW")"
+  saturated="$(awk '$1 >= 95 {n++} END {printf "%d", n}' <<<"$saturated")"
+  # shellcheck disable=SC2154
+  keep="$(calc "$S_ours_delivered_per_s / $S_ours_written_per_s")"
+  # met CONDITION: yes or **no**; a collector that did not keep up meets nothing.
+  met() {
+    if (($(calc "($keep < 0.98)" | cut -d. -f1))); then echo '**no** (did not keep up)'
+    elif (($(calc "($1)" | cut -d. -f1))); then echo yes
+    else echo '**no**'; fi
+  }
+  # shellcheck disable=SC2154
+  {
+    printf '## (f) Steady load: %d containers, %s lines/s in total (~%d-byte lines, one write each), start_at end, rotation_interval %s; median of %d windows of %d s each after %d s of warm-up, the two collectors in alternation\n\n' \
+      "$STEADY_N" "$STEADY_RATE" "$line_bytes" "$STEADY_ROTATION" "$RUNS" "$STEADY_SECS" "$STEADY_WARM"
+    printf '| collector | CPU %% of a core | RSS max in the window, MiB | RSS at the end, MiB | VmHWM, MiB | dockerd CPU %% of a core | machine busy %% (all cores) | lines delivered/s | lines written/s |\n'
+    printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
+    for c in ours filelog; do
+      case "$c" in
+        ours) label='(f) otelcol-dockerlogs (this receiver)' ;;
+        filelog) label='(f) otelcol with filelog + container parser' ;;
+      esac
+      cpu="S_${c}_cpu_pct" rss="S_${c}_rss_max_mib" end="S_${c}_rss_end_mib" hwm="S_${c}_hwm_mib"
+      dpct="S_${c}_dockerd_pct" mpct="S_${c}_machine_pct" got="S_${c}_delivered_per_s" put="S_${c}_written_per_s"
+      printf '| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %.0f |\n' "$label" "${!cpu}" "${!rss}" "${!end}" "${!hwm}" "${!dpct}" "${!mpct}" "${!got}" "${!put}"
+    done
+    printf '| writers alone, no reader (before / after the windows) | | | | | %.1f / %.1f | %.0f / %.0f | | |\n' "$alone_dockerd0" "$alone_dockerd1" "$alone_busy0" "$alone_busy1"
+    printf '\n| ratio | value |\n| --- | ---: |\n'
+    printf '| CPU, ours / filelog | %.2f |\n' "$(calc "$S_ours_cpu_pct / $S_filelog_cpu_pct")"
+    printf '| RSS max in the window, ours / filelog | %.2f |\n' "$(calc "$S_ours_rss_max_mib / $S_filelog_rss_max_mib")"
+    printf '| dockerd CPU, ours'"'"' windows / filelog'"'"'s | %.2f |\n' "$(calc "$S_ours_dockerd_pct / $S_filelog_dockerd_pct")"
+    printf '| CPU, (ours + dockerd) / (filelog + dockerd) | %.2f |\n' "$(calc "($S_ours_cpu_pct + $S_ours_dockerd_pct) / ($S_filelog_cpu_pct + $S_filelog_dockerd_pct)")"
+    printf '| lines delivered / written, ours | %.3f |\n' "$keep"
+    printf '| lines delivered / written, filelog | %.3f |\n' "$(calc "$S_filelog_delivered_per_s / $S_filelog_written_per_s")"
+    printf '\n| target | measured | met |\n| --- | ---: | --- |\n'
+    printf '| receiver keeps up: delivers ≥ 98 %% of the lines written | %.1f %% (median) | %s |\n' "$(calc "$keep * 100")" "$(met 1)"
+    printf '| receiver ≤ 15 %% of one core | %.1f %% (median) | %s |\n' "$S_ours_cpu_pct" "$(met "$S_ours_cpu_pct <= 15")"
+    printf '| receiver ≤ 100 MiB RSS | %.1f MiB (highest VmHWM of the runs) | %s |\n' "$peak" "$(met "$peak <= 100")"
+    printf '\nFor scale, the collector testbed allows filelog 50 %% of a core and 120 MiB at 10,000 lines/s; filelog measured %.1f %% and %.1f MiB (VmHWM) here.\n' \
+      "$S_filelog_cpu_pct" "$S_filelog_hwm_mib"
+    printf 'dockerd idle before the runs: %.1f %% of a core. Its CPU in the windows includes writing the json-files (see the writers alone).\n' "$IDLE_BEFORE"
+    if (($(calc "($S_ours_written_per_s < 0.95 * $STEADY_RATE || $S_filelog_written_per_s < 0.95 * $STEADY_RATE)" | cut -d. -f1))); then
+      printf '**The writers fell behind**: they wrote fewer than 95 %% of the %s lines/s asked.\n' "$STEADY_RATE"
+    fi
+    if ((saturated > 0)); then
+      printf '**The machine was saturated** (≥ 95 %% of all cores busy) in %d of the %d windows: the figures are what the collectors got, not what they would need.\n' "$saturated" $((2 * RUNS))
+    fi
+    printf 'Lines written/s are counted in the json-files (the bytes appended over the window); lines delivered/s are the collector'"'"'s otelcol_receiver_accepted_log_records over the window.\n\n'
+    printf 'Raw windows:\n\n```\n'; column -t -s $'\t' "$STEADY_RAW"; printf '```\n\n'
+  } >>"$RESULTS"
+else
+  printf '## (f) Steady load: not run (BENCH_STEADY=0)\n\n' >>"$RESULTS"
 fi
 
 {
@@ -537,4 +726,4 @@ fi
 } >>"$RESULTS"
 
 cat "$RESULTS"
-log "results: $RESULTS (raw: $RAW)"
+log "results: $RESULTS (raw: $RAW${STEADY_RAW:+, $STEADY_RAW})"
