@@ -377,9 +377,9 @@ func endPosition(last cursor.Fingerprint) cursor.Position {
 
 // maxTailWindow is the largest tail window asked for; past it a reopen
 // reads with since alone. Growing the window keeps the daemon's work in
-// proportion to how far the reader is behind, not to the log's size; a
-// position Docker rotated away misses every window and ends in the scan
-// that reports the gap.
+// proportion to how far the reader is behind, not to the log's size. A
+// position Docker rotated away shows as a larger window that starts at the
+// same message as the one before (cursor.Replay reports the gap then).
 const maxTailWindow = 1 << 20
 
 // tailWindow is the tail asked for at a position that must skip skip
@@ -545,8 +545,8 @@ type lagMeter struct {
 	refused atomic.Bool  // the consumer refused the last attempt
 }
 
-// catchUpLag is how old a line may be on arrival for its reader to count as
-// caught up. Docker stamps lines with its own clock: a remote daemon's skew
+// catchUpLag is how old a line may be when it is delivered for its reader
+// to count as caught up. Docker stamps lines with its own clock: a remote daemon's skew
 // adds to it (and maxPostpone still bounds the postponement).
 const catchUpLag = time.Second
 
