@@ -133,19 +133,8 @@ func TestRefusingConsumer(t *testing.T) {
 			engines(t, func(t *testing.T, engine string) {
 				h := newHarness(t, engine)
 				h.set.RotationInterval = rotation
-				var calls atomic.Int64
-				refused := make(chan struct{}, 1)
 				const refusals = 6 // 10+20+40+80+100+100 ms of backoff
-				h.sink.Refuse = func() error {
-					if calls.Add(1) <= refusals {
-						select {
-						case refused <- struct{}{}:
-						default:
-						}
-						return errBusy
-					}
-					return nil
-				}
+				calls, refused := h.refuseFirst(refusals)
 				id := h.add(fakedocker.Container{Name: "web"})
 				w := &lines{src: "web"}
 				for i := range 300 {

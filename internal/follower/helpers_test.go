@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -390,3 +391,22 @@ func bodies(ld plog.Logs) []string {
 }
 
 var errBusy = fmt.Errorf("next consumer is busy")
+
+// refuseFirst makes the sink refuse its first n batches with a retryable
+// error. It returns the count of ConsumeLogs calls and a channel that gets
+// a value at a refusal.
+func (h *harness) refuseFirst(n int64) (*atomic.Int64, <-chan struct{}) {
+	var calls atomic.Int64
+	refused := make(chan struct{}, 1)
+	h.sink.Refuse = func() error {
+		if calls.Add(1) <= n {
+			select {
+			case refused <- struct{}{}:
+			default:
+			}
+			return errBusy
+		}
+		return nil
+	}
+	return &calls, refused
+}

@@ -147,19 +147,7 @@ func TestLaggingStreamPostponesRotation(t *testing.T) {
 				h.set.Pool = pool.New(1)
 			}
 			// 10+20+40+80 ms of backoff: 7.5 intervals, within maxPostpone.
-			const refusals = 4
-			var calls atomic.Int64
-			refused := make(chan struct{}, 1)
-			h.sink.Refuse = func() error {
-				if calls.Add(1) <= refusals {
-					select {
-					case refused <- struct{}{}:
-					default:
-					}
-					return errBusy
-				}
-				return nil
-			}
+			_, refused := h.refuseFirst(4)
 			id := h.add(fakedocker.Container{Name: "web"})
 			w := &lines{src: "web"}
 			old := time.Now().Add(-3 * time.Second)
