@@ -213,9 +213,11 @@ window() {
 pct() { calc "$1 / $W_SECS * 100"; }
 
 # docker_run NAME ARGS...: a loggen container with the benchmark labels.
+# No network: loggen needs none, and removing hundreds of bridge endpoints
+# at once deadlocked Engine 20.10's libnetwork here (15:33 UTC, 2026-11-27).
 docker_run() {
   local name="$1"; shift
-  docker run -d --name "$RUN_ID-$name" \
+  docker run -d --network none --name "$RUN_ID-$name" \
     --label "$LABEL_TEST=1" --label "$LABEL_OWNER=$OWNER" --label "$LABEL_BENCH=$RUN_ID" \
     --label "$LABEL_BENCH.role=$RUN_ID.$name" \
     --log-driver json-file --log-opt max-size=100g --log-opt max-file=1 \
