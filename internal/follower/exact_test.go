@@ -134,7 +134,7 @@ func TestRefusingConsumer(t *testing.T) {
 				h := newHarness(t, engine)
 				h.set.RotationInterval = rotation
 				const refusals = 6 // 10+20+40+80+100+100 ms of backoff
-				calls, refused := h.refuseFirst(refusals)
+				calls, waitRefused := h.refuseFirst(refusals)
 				id := h.add(fakedocker.Container{Name: "web"})
 				w := &lines{src: "web"}
 				for i := range 300 {
@@ -147,11 +147,7 @@ func TestRefusingConsumer(t *testing.T) {
 				g.Upsert(h.inspect(id), false)
 
 				// More lines while the consumer refuses.
-				select {
-				case <-refused:
-				case <-time.After(waitTimeout):
-					t.Fatal("no batch was offered")
-				}
+				waitRefused()
 				for range 5 {
 					var es []fakedocker.Entry
 					now := time.Now()

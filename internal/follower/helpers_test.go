@@ -393,9 +393,9 @@ func bodies(ld plog.Logs) []string {
 var errBusy = fmt.Errorf("next consumer is busy")
 
 // refuseFirst makes the sink refuse its first n batches with a retryable
-// error. It returns the count of ConsumeLogs calls and a channel that gets
-// a value at a refusal.
-func (h *harness) refuseFirst(n int64) (*atomic.Int64, <-chan struct{}) {
+// error. It returns the count of ConsumeLogs calls and a function that
+// waits for a refusal.
+func (h *harness) refuseFirst(n int64) (*atomic.Int64, func()) {
 	var calls atomic.Int64
 	refused := make(chan struct{}, 1)
 	h.sink.Refuse = func() error {
@@ -408,5 +408,13 @@ func (h *harness) refuseFirst(n int64) (*atomic.Int64, <-chan struct{}) {
 		}
 		return nil
 	}
-	return &calls, refused
+	wait := func() {
+		h.t.Helper()
+		select {
+		case <-refused:
+		case <-time.After(waitTimeout):
+			h.t.Fatal("no batch was offered")
+		}
+	}
+	return &calls, wait
 }

@@ -147,18 +147,14 @@ func TestLaggingStreamPostponesRotation(t *testing.T) {
 				h.set.Pool = pool.New(1)
 			}
 			// 10+20+40+80 ms of backoff: 7.5 intervals, within maxPostpone.
-			_, refused := h.refuseFirst(4)
+			_, waitRefused := h.refuseFirst(4)
 			id := h.add(fakedocker.Container{Name: "web"})
 			w := &lines{src: "web"}
 			old := time.Now().Add(-3 * time.Second)
 			h.d.WriteEntries(id, w.entry(fakedocker.Stdout, 20, old))
 			g := h.group()
 			g.Upsert(h.inspect(id), false)
-			select {
-			case <-refused:
-			case <-time.After(waitTimeout):
-				t.Fatal("no batch was offered")
-			}
+			waitRefused()
 			if waiter {
 				g.Upsert(h.inspect(h.add(fakedocker.Container{Name: "other"})), false)
 			}
