@@ -32,8 +32,11 @@ import (
 const (
 	// reopenTail bounds how much of a log the daemon reads back on a
 	// reopen (see follower.Settings.ReopenTail).
-	reopenTail     = 1000
-	maxBatch       = 8192
+	reopenTail = 1000
+	maxBatch   = 8192
+	// batchDelay paces slow streams, so that their lines share reads and
+	// ConsumeLogs calls (see follower.Settings.BatchDelay).
+	batchDelay     = 100 * time.Millisecond
 	backoffInitial = 100 * time.Millisecond
 	backoffMax     = 30 * time.Second
 )
@@ -117,6 +120,7 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 		FirstByteTimeout: r.cfg.FirstByteTimeout,
 		MaxLogSize:       int(r.cfg.MaxLogSize),
 		MaxBatch:         maxBatch,
+		BatchDelay:       batchDelay,
 		Backoff:          follower.Backoff{Initial: backoffInitial, Max: backoffMax},
 		Store:            store,
 	})

@@ -60,6 +60,11 @@ type Settings struct {
 	MaxLogSize int
 	// MaxBatch caps the records of one ConsumeLogs call.
 	MaxBatch int
+	// BatchDelay paces slow streams: one that has sent less than
+	// paceBytes per BatchDelay waits this long after each batch before it
+	// reads again, so its lines arrive in one read and one ConsumeLogs per
+	// delay instead of one each. 0 reads every stream as fast as it comes.
+	BatchDelay time.Duration
 	// Backoff bounds the wait before retrying a failed open or a refused
 	// batch (doubling from Backoff.Initial up to Backoff.Max).
 	Backoff Backoff

@@ -75,7 +75,7 @@ func (w *watchedAPI) opens() int {
 }
 
 // waitOpens blocks until at least n follow streams were opened.
-func (w *watchedAPI) waitOpens(t *testing.T, n int) {
+func (w *watchedAPI) waitOpens(t testing.TB, n int) {
 	t.Helper()
 	timer := time.NewTimer(waitTimeout)
 	defer timer.Stop()
@@ -96,7 +96,7 @@ func (w *watchedAPI) waitOpens(t *testing.T, n int) {
 
 // harness is one fake daemon, a client, telemetry and follower settings.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	d    *fakedocker.Daemon
 	api  *watchedAPI
 	sink *logsink.Sink
@@ -106,7 +106,7 @@ type harness struct {
 	logged chan string
 }
 
-func newHarness(t *testing.T, engine string) *harness {
+func newHarness(t testing.TB, engine string) *harness {
 	t.Helper()
 	d := fakedocker.New(t, fakedocker.WithEngineVersion(engine))
 	cli, err := docker.NewClient(docker.Config{Endpoint: d.Endpoint()})
@@ -163,6 +163,7 @@ func newHarness(t *testing.T, engine string) *harness {
 		RotationInterval: 50 * time.Millisecond,
 		MaxLogSize:       1 << 20,
 		MaxBatch:         1000,
+		BatchDelay:       20 * time.Millisecond,
 		Backoff:          Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond},
 	}
 	return h
@@ -204,7 +205,7 @@ func (h *harness) run(f *Follower, gone <-chan struct{}) (stop func() error) {
 	return stop
 }
 
-func waitDone(t *testing.T, what string, f func()) {
+func waitDone(t testing.TB, what string, f func()) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() { defer close(done); f() }()

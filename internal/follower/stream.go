@@ -139,17 +139,27 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 	}()
 	observed := pcommon.Timestamp(0)
 	var recent resendGuard
+	pace := pacer{delay: f.set.BatchDelay}
+	var seen int64 // payload bytes of every frame, replayed ones included
 	for {
 		// Hand the batch on before a read that may block (the reader has
 		// caught up), or when it is full. Checked before every frame, so
 		// frames dropped as duplicates do not hold back a batch.
-		if dec.Buffered() == 0 || f.out.Len() >= f.set.MaxBatch {
+		if caughtUp := dec.Buffered() == 0; caughtUp || f.out.Len() >= f.set.MaxBatch {
 			if o.data {
 				dog.fed()
 			}
 			observed = 0
 			if f.out.Len() > 0 && f.flush(ctx) != nil {
 				return o
+			}
+			// A slow stream waits before it reads again, so that its next
+			// lines come in one read. A rotation or shutdown ends the wait
+			// and the read after it. The wait is not idleness.
+			if caughtUp && o.data && pace.slow(time.Now(), seen) {
+				dog.stop()
+				sleep(sctx, pace.delay)
+				dog.fed()
 			}
 		}
 		// A rotation cancels the stream's reads; the frames already
@@ -163,6 +173,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			}
 			return o
 		}
+		seen += int64(len(fr.Payload))
 		if !o.data {
 			o.data = true
 			tel.DockerlogsrotatingReopenDuration.Record(ctx, time.Since(opened).Seconds())

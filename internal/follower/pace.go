@@ -1,0 +1,40 @@
+package follower
+
+import "time"
+
+// paceBytes is the most a paced stream may send during one delay. The
+// daemon's writes wait in the socket meanwhile; this is well within a unix
+// socket's buffer, so even a stream at the limit does not block the daemon
+// for long, and a faster one is not paced.
+const paceBytes = 64 * 1024
+
+// pacer tells a slow stream from a fast one by the bytes it sent over the
+// last delay. Reading a slow stream as soon as each line arrives costs a
+// read, a wake-up and a ConsumeLogs per line; waiting a short delay before
+// the next read lets its lines arrive together. A fast stream (a backlog)
+// is never held back.
+type pacer struct {
+	delay time.Duration // 0: never pace
+	start time.Time     // of the measuring window; zero before the first data
+	base  int64         // bytes read before the window
+}
+
+// slow reports whether the stream, which has read bytes in all by now,
+// sends less than paceBytes per delay. A window lasts at least one delay,
+// so a short pause of a fast stream does not pace it.
+func (p *pacer) slow(now time.Time, bytes int64) bool {
+	if p.delay <= 0 {
+		return false
+	}
+	if p.start.IsZero() {
+		p.start, p.base = now, bytes
+		return false
+	}
+	elapsed := now.Sub(p.start)
+	sent := bytes - p.base
+	slow := sent*int64(p.delay) < paceBytes*int64(elapsed)
+	if elapsed >= p.delay {
+		p.start, p.base = now, bytes
+	}
+	return slow
+}

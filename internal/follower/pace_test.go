@@ -1,0 +1,141 @@
+package follower
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
+)
+
+// trickle writes n lines to id, one every gap, and returns when done or
+// when the test's context ends.
+func (h *harness) trickle(ctx context.Context, id string, w *lines, n int, gap time.Duration) {
+	t := time.NewTicker(gap)
+	defer t.Stop()
+	for range n {
+		h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// TestSlowStreamIsPaced: lines written one at a time, closer together than
+// BatchDelay, share reads and ConsumeLogs calls instead of one each.
+func TestSlowStreamIsPaced(t *testing.T) {
+	h := newHarness(t, modern)
+	h.set.RotationInterval = 0
+	h.set.BatchDelay = 300 * time.Millisecond
+	id := h.add(fakedocker.Container{Name: "quiet"})
+	f := New(h.set, h.inspect(id), Start{})
+	stop := h.run(f, nil)
+	defer stop()
+	h.api.waitOpens(t, 1)
+
+	const n = 20
+	w := &lines{src: "quiet"}
+	h.trickle(t.Context(), id, w, n, 5*time.Millisecond) // 100 ms in all
+	w.expect(&h.sink.Checker)
+	h.waitChecker()
+	h.exact()
+	// Without pacing each line is its own call (the reader catches up
+	// after every write); one long stall of the writer may cut a batch.
+	if b := h.sink.Batches(); b > n/2 {
+		t.Errorf("%d lines arrived in %d ConsumeLogs calls, want at most %d", n, b, n/2)
+	}
+}
+
+// TestPacedStreamKeepsFlowing: a paced stream that never stops writing
+// still hands a batch on every BatchDelay or so, and a last line with
+// nothing after it is delivered too.
+func TestPacedStreamKeepsFlowing(t *testing.T) {
+	h := newHarness(t, modern)
+	h.set.RotationInterval = 0
+	h.set.BatchDelay = 100 * time.Millisecond
+	id := h.add(fakedocker.Container{Name: "steady"})
+	f := New(h.set, h.inspect(id), Start{})
+	stop := h.run(f, nil)
+	defer stop()
+	h.api.waitOpens(t, 1)
+
+	const n = 150
+	w := &lines{src: "steady"}
+	h.trickle(t.Context(), id, w, n, 10*time.Millisecond) // 1.5 s in all
+	w.expect(&h.sink.Checker)
+	h.waitChecker()
+	// About 15 batches; a batch held until MaxBatch (1000) would be 1.
+	if b := h.sink.Batches(); b < 5 {
+		t.Errorf("%d lines over 1.5 s arrived in %d ConsumeLogs calls, want at least 5", n, b)
+	}
+	h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+	w.expect(&h.sink.Checker)
+	h.waitChecker()
+	h.exact()
+}
+
+// TestPacer: a stream is slow when it sent less than paceBytes per delay,
+// measured over windows of at least one delay; the first data and a short
+// pause of a fast stream do not pace it; delay 0 never paces.
+func TestPacer(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+
+	p := pacer{delay: 100 * time.Millisecond}
+	if p.slow(ms(0), 100) {
+		t.Error("slow at its first data")
+	}
+	// 1 KiB in 100 ms: slow.
+	if !p.slow(ms(100), 100+1024) {
+		t.Error("1 KiB per delay not slow")
+	}
+	// 1 MiB in 10 ms (a backlog): not slow, nor during a 20 ms pause.
+	if p.slow(ms(110), 1<<20) || p.slow(ms(130), 1<<20) {
+		t.Error("a fast stream or its short pause was paced")
+	}
+	// The window ended at 200 ms; nothing more for 150 ms: slow.
+	p.slow(ms(200), 1<<20)
+	if !p.slow(ms(350), 1<<20) {
+		t.Error("a stream quiet for a whole window not slow")
+	}
+	// Just under and at paceBytes per delay.
+	p = pacer{delay: 100 * time.Millisecond}
+	p.slow(ms(0), 0)
+	if !p.slow(ms(100), paceBytes-1) {
+		t.Error("just under paceBytes per delay not slow")
+	}
+	if p.slow(ms(200), 2*paceBytes) {
+		t.Error("paceBytes per delay paced")
+	}
+
+	p = pacer{}
+	p.slow(ms(0), 0)
+	if p.slow(ms(5000), 1) {
+		t.Error("delay 0 paced a stream")
+	}
+}
+
+// TestPacingIsNotIdleness: the wait of a paced stream does not count
+// towards idle_timeout, even one shorter than the wait.
+func TestPacingIsNotIdleness(t *testing.T) {
+	h := newHarness(t, modern)
+	h.set.RotationInterval = 0
+	h.set.BatchDelay = 200 * time.Millisecond
+	h.set.IdleTimeout = 50 * time.Millisecond
+	id := h.add(fakedocker.Container{Name: "quiet"})
+	f := New(h.set, h.inspect(id), Start{})
+	stop := h.run(f, nil)
+	defer stop()
+	h.api.waitOpens(t, 1)
+
+	w := &lines{src: "quiet"}
+	h.trickle(t.Context(), id, w, 30, 20*time.Millisecond) // paced for 600 ms
+	w.expect(&h.sink.Checker)
+	h.waitChecker()
+	h.exact()
+	if n := h.counter("stream_rotations", "reason", "idle"); n != 0 {
+		t.Errorf("%d streams closed as idle while paced", n)
+	}
+}
