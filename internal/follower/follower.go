@@ -135,9 +135,10 @@ type Follower struct {
 	tailMisses int
 	// missedAt is the first message of the last window that missed.
 	missedAt cursor.Fingerprint
-	// readRun is the StartedAt of the last run a stream was opened for: a
-	// stopped container whose latest run started later still has lines to
-	// read (it ran and exited between two looks).
+	// readRun is the StartedAt of the last run read to its end (a stream
+	// ended by EOF): a stopped container whose latest run started later
+	// still has lines to read (it ran and exited between two looks), and
+	// so does one whose stream a rotation or an error cut.
 	readRun time.Time
 }
 
@@ -266,6 +267,7 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 				tel.DockerlogsrotatingPoolWait.Record(ctx, waited.Seconds())
 			}
 		case "eof":
+			f.readRun = c.StartedAt
 			next, stop := f.afterEOF(ctx, *c, o)
 			if stop {
 				return nil

@@ -26,7 +26,6 @@ import (
 func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	tel := f.set.Telemetry
 	pos := f.tracker.Rewind()
-	f.readRun = c.StartedAt
 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
