@@ -68,6 +68,9 @@
 #                            BENCH_STEADY_WARM=10, BENCH_STEADY_ROTATION=5m
 #                            (the receiver's default rotation_interval)
 #   BENCH_SKIP_BUILD=1       use the binaries in ./bin as they are
+#   BENCH_BASELINE=PATH      (f) also runs this otelcol-dockerlogs binary (an
+#                            earlier build) in each alternation, and prints
+#                            ours / baseline
 #   BENCH_OUT=.build/bench   where results (results-<date>.md, raw TSV) go
 #   BENCH_PORT=18888         first local port for the collectors' metrics
 #   BENCH_VARIANTS           more builds of this receiver to run as extra cases
@@ -97,6 +100,7 @@ STEADY_RATE="${BENCH_STEADY_RATE:-10000}"
 STEADY_SECS="${BENCH_STEADY_SECS:-60}"
 STEADY_WARM="${BENCH_STEADY_WARM:-10}"
 STEADY_ROTATION="${BENCH_STEADY_ROTATION:-5m}"
+BASELINE="${BENCH_BASELINE:-}"
 SKIP_BUILD="${BENCH_SKIP_BUILD:-0}"
 OUT="${BENCH_OUT:-.build/bench}"
 PORT="${BENCH_PORT:-18888}"
@@ -592,7 +596,9 @@ if [[ "$STEADY" == 1 ]]; then
   # times the nominal length of both collectors' warm-ups and windows (a
   # loaded machine stretches everything between the windows), then sleeps.
   per="$(calc "$STEADY_RATE / $STEADY_N")"
-  lines_each="$(calc "3 * $per * (2 * $RUNS * ($STEADY_WARM + $STEADY_SECS + 15) + 180)" | cut -d. -f1)"
+  ncoll=2
+  [[ -z "$BASELINE" ]] || ncoll=3
+  lines_each="$(calc "3 * $per * ($ncoll * $RUNS * ($STEADY_WARM + $STEADY_SECS + 15) + 180)" | cut -d. -f1)"
   log "(f) starting $STEADY_N containers writing $(printf '%g' "$per") lines/s each ($lines_each lines)"
   ids=() paths=()
   for i in $(seq 1 "$STEADY_N"); do
@@ -660,15 +666,22 @@ if [[ "$STEADY" == 1 ]]; then
       BENCH_SELECT="$LABEL_BENCH.group=$RUN_ID.steady" BENCH_MAX_STREAMS=50 BENCH_ROTATION="$STEADY_ROTATION"
     log "run $run/$RUNS: (f) otelcol-filelog-bench, ${STEADY_WARM}s + ${STEADY_SECS}s"
     steady_window "$run" filelog "$FILELOG" scripts/bench/filelog.yaml BENCH_LOG_PATH="$glob"
+    if [[ -n "$BASELINE" ]]; then
+      log "run $run/$RUNS: (f) baseline $BASELINE, ${STEADY_WARM}s + ${STEADY_SECS}s"
+      steady_window "$run" baseline "$BASELINE" scripts/bench/dockerlogs.yaml \
+        BENCH_SELECT="$LABEL_BENCH.group=$RUN_ID.steady" BENCH_MAX_STREAMS=50 BENCH_ROTATION="$STEADY_ROTATION"
+    fi
   done
+  cases=(ours filelog)
+  [[ -z "$BASELINE" ]] || cases+=(baseline)
   read -r alone_dockerd1 alone_busy1 < <(writers_alone)
-  for c in ours filelog; do
+  for c in "${cases[@]}"; do
     for k in cpu_pct dockerd_pct machine_pct delivered_per_s written_per_s rss_max_mib rss_end_mib hwm_mib; do
       printf -v "S_${c}_${k}" '%s' "$(med "$c" "$k" "$STEADY_RAW")"
     done
   done
   peak="$(column_of ours hwm_mib "$STEADY_RAW" | sort -g | tail -1)" # the highest of the runs
-  saturated="$(column_of ours machine_pct "$STEADY_RAW"; column_of filelog machine_pct "$STEADY_RAW")"
+  saturated="$(for c in "${cases[@]}"; do column_of "$c" machine_pct "$STEADY_RAW"; done)"
   saturated="$(awk '$1 >= 95 {n++} END {printf "%d", n}' <<<"$saturated")"
   # shellcheck disable=SC2154
   keep="$(calc "$S_ours_delivered_per_s / $S_ours_written_per_s")"
@@ -684,10 +697,11 @@ if [[ "$STEADY" == 1 ]]; then
       "$STEADY_N" "$STEADY_RATE" "$line_bytes" "$STEADY_ROTATION" "$RUNS" "$STEADY_SECS" "$STEADY_WARM"
     printf '| collector | CPU %% of a core | RSS max in the window, MiB | RSS at the end, MiB | VmHWM, MiB | dockerd CPU %% of a core | machine busy %% (all cores) | lines delivered/s | lines written/s |\n'
     printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
-    for c in ours filelog; do
+    for c in "${cases[@]}"; do
       case "$c" in
         ours) label='(f) otelcol-dockerlogs (this receiver)' ;;
         filelog) label='(f) otelcol with filelog + container parser' ;;
+        baseline) label="(f) baseline build of this receiver ($BASELINE)" ;;
       esac
       cpu="S_${c}_cpu_pct" rss="S_${c}_rss_max_mib" end="S_${c}_rss_end_mib" hwm="S_${c}_hwm_mib"
       dpct="S_${c}_dockerd_pct" mpct="S_${c}_machine_pct" got="S_${c}_delivered_per_s" put="S_${c}_written_per_s"
@@ -696,6 +710,10 @@ if [[ "$STEADY" == 1 ]]; then
     printf '| writers alone, no reader (before / after the windows) | | | | | %.1f / %.1f | %.0f / %.0f | | |\n' "$alone_dockerd0" "$alone_dockerd1" "$alone_busy0" "$alone_busy1"
     printf '\n| ratio | value |\n| --- | ---: |\n'
     printf '| CPU, ours / filelog | %.2f |\n' "$(calc "$S_ours_cpu_pct / $S_filelog_cpu_pct")"
+    if [[ -n "$BASELINE" ]]; then
+      printf '| CPU, ours / baseline build | %.2f |\n' "$(calc "$S_ours_cpu_pct / $S_baseline_cpu_pct")"
+      printf '| lines delivered / written, baseline build | %.3f |\n' "$(calc "$S_baseline_delivered_per_s / $S_baseline_written_per_s")"
+    fi
     printf '| RSS max in the window, ours / filelog | %.2f |\n' "$(calc "$S_ours_rss_max_mib / $S_filelog_rss_max_mib")"
     printf '| dockerd CPU, ours'"'"' windows / filelog'"'"'s | %.2f |\n' "$(calc "$S_ours_dockerd_pct / $S_filelog_dockerd_pct")"
     printf '| CPU, (ours + dockerd) / (filelog + dockerd) | %.2f |\n' "$(calc "($S_ours_cpu_pct + $S_ours_dockerd_pct) / ($S_filelog_cpu_pct + $S_filelog_dockerd_pct)")"
@@ -712,7 +730,7 @@ if [[ "$STEADY" == 1 ]]; then
       printf '**The writers fell behind**: they wrote fewer than 95 %% of the %s lines/s asked.\n' "$STEADY_RATE"
     fi
     if ((saturated > 0)); then
-      printf '**The machine was saturated** (≥ 95 %% of all cores busy) in %d of the %d windows: the figures are what the collectors got, not what they would need.\n' "$saturated" $((2 * RUNS))
+      printf '**The machine was saturated** (≥ 95 %% of all cores busy) in %d of the %d windows: the figures are what the collectors got, not what they would need.\n' "$saturated" $((ncoll * RUNS))
     fi
     printf 'Lines written/s are counted in the json-files (the bytes appended over the window); lines delivered/s are the collector'"'"'s otelcol_receiver_accepted_log_records over the window.\n\n'
     printf 'Raw windows:\n\n```\n'; column -t -s $'\t' "$STEADY_RAW"; printf '```\n\n'
