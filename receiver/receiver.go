@@ -34,11 +34,11 @@ const (
 	// reopen (see follower.Settings.ReopenTail).
 	reopenTail = 1000
 	maxBatch   = 8192
-	// batchDelay paces slow streams, so that their lines share reads and
-	// ConsumeLogs calls (see follower.Settings.BatchDelay).
-	batchDelay     = 100 * time.Millisecond
-	backoffInitial = 100 * time.Millisecond
-	backoffMax     = 30 * time.Second
+	// slowStreamPause paces slow streams, so that their lines share reads and
+	// ConsumeLogs calls (see follower.Settings.SlowStreamPause).
+	slowStreamPause = 100 * time.Millisecond
+	backoffInitial  = 100 * time.Millisecond
+	backoffMax      = 30 * time.Second
 )
 
 // logsReceiver follows the logs of the selected containers of one daemon.
@@ -120,7 +120,7 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 		FirstByteTimeout: r.cfg.FirstByteTimeout,
 		MaxLogSize:       int(r.cfg.MaxLogSize),
 		MaxBatch:         maxBatch,
-		BatchDelay:       batchDelay,
+		SlowStreamPause:  slowStreamPause,
 		Backoff:          follower.Backoff{Initial: backoffInitial, Max: backoffMax},
 		Store:            store,
 	})

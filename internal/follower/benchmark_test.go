@@ -45,19 +45,19 @@ func processCPU() time.Duration {
 
 // BenchmarkTrickle is the steady-load case: 20 containers each write a
 // 100-byte line every 10 ms (2,000 lines/s in all), so the reader is
-// always caught up and each line arrives alone. It compares BatchDelay 0
+// always caught up and each line arrives alone. It compares SlowStreamPause 0
 // (a ConsumeLogs per read, the baseline) with the receiver's 100 ms. An op
 // is one delivered line; cpu-us/line is the whole process's CPU, the
 // in-process fake daemon's included (the same in both), so the ratio of
 // the two understates the receiver's own saving.
 func BenchmarkTrickle(b *testing.B) {
-	for _, delay := range []time.Duration{0, 100 * time.Millisecond} {
-		b.Run(fmt.Sprintf("delay=%v", delay), func(b *testing.B) {
+	for _, pause := range []time.Duration{0, 100 * time.Millisecond} {
+		b.Run(fmt.Sprintf("pause=%v", pause), func(b *testing.B) {
 			const containers, every = 20, 10 * time.Millisecond
 			h := newHarness(b, modern)
 			h.set.RotationInterval = 0
 			h.set.Pool = pool.New(containers)
-			h.set.BatchDelay = delay
+			h.set.SlowStreamPause = pause
 			sink := &countingConsumer{target: int64(b.N), done: make(chan struct{})}
 			h.set.Consumer = sink
 			h.set.Logger = zap.NewNop()

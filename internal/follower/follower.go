@@ -60,11 +60,11 @@ type Settings struct {
 	MaxLogSize int
 	// MaxBatch caps the records of one ConsumeLogs call.
 	MaxBatch int
-	// BatchDelay paces slow streams: one that has sent less than
-	// paceBytes per BatchDelay waits this long after each batch before it
-	// reads again, so its lines arrive in one read and one ConsumeLogs per
-	// delay instead of one each. 0 reads every stream as fast as it comes.
-	BatchDelay time.Duration
+	// SlowStreamPause paces slow streams: one that sent less than paceBytes
+	// per SlowStreamPause pauses this long after a read that waited for the
+	// daemon, so its lines come a few per read and ConsumeLogs instead of
+	// one each. 0 reads every stream as fast as it comes.
+	SlowStreamPause time.Duration
 	// Backoff bounds the wait before retrying a failed open or a refused
 	// batch (doubling from Backoff.Initial up to Backoff.Max).
 	Backoff Backoff
@@ -135,6 +135,8 @@ type Follower struct {
 	tailMisses int
 	// missedAt is the first message of the last window that missed.
 	missedAt cursor.Fingerprint
+	// pauses counts the waits of a paced stream (read by tests).
+	pauses int
 	// readRun is the StartedAt of the last run read to its end (a stream
 	// ended by EOF): a stopped container whose latest run started later
 	// still has lines to read (it ran and exited between two looks), and

@@ -529,7 +529,7 @@ func TestRotationCutsAStoppedContainersStream(t *testing.T) {
 	h := newHarness(t, modern)
 	h.set.RotationInterval = 300 * time.Millisecond
 	// Slow below 32 KiB/s: paced after its first lines, until the rotation.
-	h.set.BatchDelay = 2 * time.Second
+	h.set.SlowStreamPause = 2 * time.Second
 	id := h.add(fakedocker.Container{Name: "job"})
 	f := New(h.set, h.inspect(id), Start{})
 	stop := h.run(f, nil)

@@ -163,7 +163,7 @@ func newHarness(t testing.TB, engine string) *harness {
 		RotationInterval: 50 * time.Millisecond,
 		MaxLogSize:       1 << 20,
 		MaxBatch:         1000,
-		BatchDelay:       20 * time.Millisecond,
+		SlowStreamPause:  20 * time.Millisecond,
 		Backoff:          Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond},
 	}
 	return h

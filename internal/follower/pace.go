@@ -8,11 +8,18 @@ import "time"
 // for long, and a faster one is not paced.
 const paceBytes = 64 * 1024
 
+// readWaited is how long a read must take to count as having waited for
+// the daemon: a read of bytes already in the socket returns in
+// microseconds, so a longer one found the socket empty.
+const readWaited = 500 * time.Microsecond
+
 // pacer tells a slow stream from a fast one by the bytes it sent over the
 // last delay. Reading a slow stream as soon as each line arrives costs a
-// read, a wake-up and a ConsumeLogs per line; waiting a short delay before
-// the next read lets its lines arrive together. A fast stream (a backlog)
-// is never held back.
+// read, a wake-up and a ConsumeLogs per line; pausing before the next read
+// lets its lines arrive together. The follower asks only after a read that
+// waited for the daemon (the socket was empty): after a pause the reads
+// find bytes waiting and do not ask, so a burst is read through at full
+// speed however the transport cuts it into reads.
 type pacer struct {
 	delay time.Duration // 0: never pace
 	start time.Time     // of the measuring window; zero before the first data

@@ -24,11 +24,11 @@ func (h *harness) trickle(ctx context.Context, id string, w *lines, n int, gap t
 }
 
 // TestSlowStreamIsPaced: lines written one at a time, closer together than
-// BatchDelay, share reads and ConsumeLogs calls instead of one each.
+// SlowStreamPause, share reads and ConsumeLogs calls instead of one each.
 func TestSlowStreamIsPaced(t *testing.T) {
 	h := newHarness(t, modern)
 	h.set.RotationInterval = 0
-	h.set.BatchDelay = 300 * time.Millisecond
+	h.set.SlowStreamPause = 300 * time.Millisecond
 	id := h.add(fakedocker.Container{Name: "quiet"})
 	f := New(h.set, h.inspect(id), Start{})
 	stop := h.run(f, nil)
@@ -49,12 +49,12 @@ func TestSlowStreamIsPaced(t *testing.T) {
 }
 
 // TestPacedStreamKeepsFlowing: a paced stream that never stops writing
-// still hands a batch on every BatchDelay or so, and a last line with
+// still hands a batch on every SlowStreamPause or so, and a last line with
 // nothing after it is delivered too.
 func TestPacedStreamKeepsFlowing(t *testing.T) {
 	h := newHarness(t, modern)
 	h.set.RotationInterval = 0
-	h.set.BatchDelay = 100 * time.Millisecond
+	h.set.SlowStreamPause = 100 * time.Millisecond
 	id := h.add(fakedocker.Container{Name: "steady"})
 	f := New(h.set, h.inspect(id), Start{})
 	stop := h.run(f, nil)
@@ -122,7 +122,7 @@ func TestPacer(t *testing.T) {
 func TestPacingIsNotIdleness(t *testing.T) {
 	h := newHarness(t, modern)
 	h.set.RotationInterval = 0
-	h.set.BatchDelay = 200 * time.Millisecond
+	h.set.SlowStreamPause = 200 * time.Millisecond
 	h.set.IdleTimeout = 50 * time.Millisecond
 	id := h.add(fakedocker.Container{Name: "quiet"})
 	f := New(h.set, h.inspect(id), Start{})
@@ -138,4 +138,42 @@ func TestPacingIsNotIdleness(t *testing.T) {
 	if n := h.counter("stream_rotations", "reason", "idle"); n != 0 {
 		t.Errorf("%d streams closed as idle while paced", n)
 	}
+}
+
+// TestBurstIsNotPaced: a burst after a quiet spell finds the stream
+// paced, but the reads after that pause do not wait, so the burst is read
+// through without another pause however its reads are cut up (the
+// transport reads at most a few KiB at a time).
+func TestBurstIsNotPaced(t *testing.T) {
+	h := newHarness(t, modern)
+	h.set.RotationInterval = 0
+	h.set.SlowStreamPause = 100 * time.Millisecond
+	id := h.add(fakedocker.Container{Name: "bursty"})
+	f := New(h.set, h.inspect(id), Start{})
+	stop := h.run(f, nil)
+	h.api.waitOpens(t, 1)
+
+	w := &lines{src: "bursty"}
+	h.trickle(t.Context(), id, w, 5, 20*time.Millisecond)
+	h.waitRecords(5)
+	time.Sleep(150 * time.Millisecond) // a quiet spell longer than the delay
+	for range 20 {
+		var texts []string
+		for range 1000 {
+			texts = append(texts, w.next(fakedocker.Stdout, 100))
+		}
+		h.d.WriteLines(id, fakedocker.Stdout, texts...)
+	}
+	w.expect(&h.sink.Checker)
+	h.waitChecker()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	h.exact()
+	// The trickle and the burst's first read may each be paced once or
+	// twice; a pause per few KiB of the 2 MB burst would be hundreds.
+	if f.pauses > 10 {
+		t.Errorf("%d pauses for 5 slow lines and a 2 MB burst", f.pauses)
+	}
+	t.Logf("%d pauses", f.pauses)
 }

@@ -138,13 +138,15 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 	}()
 	observed := pcommon.Timestamp(0)
 	var recent resendGuard
-	pace := pacer{delay: f.set.BatchDelay}
-	var seen int64 // payload bytes of every frame, replayed ones included
+	pace := pacer{delay: f.set.SlowStreamPause}
+	var seen int64  // payload bytes of every frame, replayed ones included
+	waited := false // the last read from the stream had to wait for the daemon
 	for {
 		// Hand the batch on before a read that may block (the reader has
 		// caught up), or when it is full. Checked before every frame, so
 		// frames dropped as duplicates do not hold back a batch.
-		if caughtUp := dec.Buffered() == 0; caughtUp || f.out.Len() >= f.set.MaxBatch {
+		caughtUp := dec.Buffered() == 0
+		if caughtUp || f.out.Len() >= f.set.MaxBatch {
 			if o.data {
 				dog.fed()
 			}
@@ -152,10 +154,14 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			if f.out.Len() > 0 && f.flush(ctx) != nil {
 				return o
 			}
-			// A slow stream waits before it reads again, so that its next
-			// lines come in one read. A rotation or shutdown ends the wait
-			// and the read after it. The wait is not idleness.
-			if caughtUp && o.data && pace.slow(time.Now(), seen) {
+			// A slow stream that the reader has drained (its last read
+			// waited for the daemon) pauses before it reads again, so that
+			// the lines written meanwhile come in one read. After a read
+			// that did not wait, more may be in the socket: no pause. A
+			// rotation or shutdown ends the pause and the read after it;
+			// the pause is not idleness.
+			if caughtUp && waited && o.data && pace.slow(time.Now(), seen) {
+				f.pauses++
 				dog.stop()
 				sleep(sctx, pace.delay)
 				dog.fed()
@@ -163,7 +169,14 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 		}
 		// A rotation cancels the stream's reads; the frames already
 		// buffered still come out before the read error.
+		var start time.Time
+		if caughtUp {
+			start = time.Now()
+		}
 		fr, err := dec.Next()
+		if caughtUp {
+			waited = time.Since(start) >= readWaited
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				o.reason = "eof"
