@@ -45,3 +45,15 @@ func (p *pacer) slow(now time.Time, bytes int64) bool {
 	}
 	return slow
 }
+
+// pause is how long to pause from now: until a multiple of delay on the
+// clock at least half a delay away. Every paced stream of the process
+// wakes at the same instants, so the runtime wakes once for all of them
+// rather than once for each.
+func (p *pacer) pause(now time.Time) time.Duration {
+	next := now.Truncate(p.delay).Add(p.delay)
+	if next.Sub(now) < p.delay/2 {
+		next = next.Add(p.delay)
+	}
+	return next.Sub(now)
+}

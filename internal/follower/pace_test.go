@@ -177,3 +177,21 @@ func TestBurstIsNotPaced(t *testing.T) {
 	}
 	t.Logf("%d pauses", f.pauses)
 }
+
+// TestPauseEndsOnTheSameTicks: pauses end on multiples of the delay, at
+// least half a delay away, so paced streams wake together.
+func TestPauseEndsOnTheSameTicks(t *testing.T) {
+	p := pacer{delay: 100 * time.Millisecond}
+	base := time.Unix(1000, 0)
+	for _, off := range []time.Duration{0, time.Millisecond, 49 * time.Millisecond, 50 * time.Millisecond, 51 * time.Millisecond, 99 * time.Millisecond} {
+		now := base.Add(off)
+		d := p.pause(now)
+		end := now.Add(d)
+		if d < p.delay/2 || d > 3*p.delay/2 {
+			t.Errorf("pause at +%v: %v, want between half a delay and one and a half", off, d)
+		}
+		if end.Truncate(p.delay) != end {
+			t.Errorf("pause at +%v ends at %v, not on a multiple of the delay", off, end)
+		}
+	}
+}

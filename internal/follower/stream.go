@@ -163,7 +163,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			if caughtUp && waited && o.data && pace.slow(time.Now(), seen) {
 				f.pauses++
 				dog.stop()
-				sleep(sctx, pace.delay)
+				sleep(sctx, pace.pause(time.Now()))
 				dog.fed()
 			}
 		}
