@@ -520,34 +520,32 @@ func TestRecordFields(t *testing.T) {
 	}
 }
 
-// TestRotationCutsAStoppedContainersStream: discovery has marked the
-// container stopped while its stream still held unread lines (here they
-// wait in the socket while the stream is paced), and the rotation closes
-// that stream. The run was not read to its end, so the follower reopens
-// and delivers the rest instead of waiting for the next start.
-func TestRotationCutsAStoppedContainersStream(t *testing.T) {
+// TestCutStreamOfAStoppedContainer: discovery has marked the container
+// stopped, and its stream breaks (a rotation or an error, here a cut
+// connection) before it delivered the run's last lines. The run was not
+// read to its end, so the follower reopens and delivers the rest instead
+// of waiting for the next start.
+func TestCutStreamOfAStoppedContainer(t *testing.T) {
 	h := newHarness(t, modern)
-	h.set.RotationInterval = 300 * time.Millisecond
-	// Slow below 32 KiB/s: paced after its first lines, until the rotation.
-	h.set.SlowStreamPause = 2 * time.Second
+	h.set.RotationInterval = 0
 	id := h.add(fakedocker.Container{Name: "job"})
-	f := New(h.set, h.inspect(id), Start{})
-	stop := h.run(f, nil)
-	defer stop()
-	h.api.waitOpens(t, 1)
-
 	w := &lines{src: "job"}
-	h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
-	h.waitRecords(1)
-	time.Sleep(50 * time.Millisecond) // the stream's rate: two short lines in 50 ms
-	h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
-	h.waitRecords(2) // now paced: it reads again after 2 s or when the stream ends
-	for range 5 {
+	for range 7 {
 		h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
 	}
+	var cut atomic.Bool
+	h.d.SetLogsFault(func(req fakedocker.Request, fw *fakedocker.FaultWriter) bool {
+		if cut.Swap(true) {
+			return false
+		}
+		fw.CutAfter(150) // the first line and part of the second
+		return true
+	})
 	c := h.inspect(id)
 	c.Running = false // what discovery stores on the die event
-	f.Update(c)
+	f := New(h.set, c, Start{})
+	stop := h.run(f, nil)
+	defer stop()
 	w.expect(&h.sink.Checker)
 	h.waitChecker()
 	h.exact()

@@ -27,8 +27,10 @@ type pacer struct {
 }
 
 // slow reports whether the stream, which has read bytes in all by now,
-// sends less than paceBytes per delay. A window lasts at least one delay,
-// so a short pause of a fast stream does not pace it.
+// sent less than paceBytes per delay over a window of at least half a
+// delay (a pause is that long, so a paced stream's next window is
+// complete). Within a shorter window it is not slow, so a fast stream's
+// hiccup (the daemon busy for a few milliseconds) never pauses it.
 func (p *pacer) slow(now time.Time, bytes int64) bool {
 	if p.delay <= 0 {
 		return false
@@ -38,12 +40,12 @@ func (p *pacer) slow(now time.Time, bytes int64) bool {
 		return false
 	}
 	elapsed := now.Sub(p.start)
-	sent := bytes - p.base
-	slow := sent*int64(p.delay) < paceBytes*int64(elapsed)
-	if elapsed >= p.delay {
-		p.start, p.base = now, bytes
+	if elapsed < p.delay/2 {
+		return false
 	}
-	return slow
+	sent := bytes - p.base
+	p.start, p.base = now, bytes
+	return sent*int64(p.delay) < paceBytes*int64(elapsed)
 }
 
 // pause is how long to pause from now: until a multiple of delay on the

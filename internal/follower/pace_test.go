@@ -23,21 +23,22 @@ func (h *harness) trickle(ctx context.Context, id string, w *lines, n int, gap t
 	}
 }
 
-// TestSlowStreamIsPaced: lines written one at a time, closer together than
-// SlowStreamPause, share reads and ConsumeLogs calls instead of one each.
+// TestSlowStreamIsPaced: lines written one at a time, far under paceBytes
+// per SlowStreamPause, share reads and ConsumeLogs calls instead of one
+// each, once the stream has been slow for half a pause.
 func TestSlowStreamIsPaced(t *testing.T) {
 	h := newHarness(t, modern)
 	h.set.RotationInterval = 0
-	h.set.SlowStreamPause = 300 * time.Millisecond
+	h.set.SlowStreamPause = 50 * time.Millisecond
 	id := h.add(fakedocker.Container{Name: "quiet"})
 	f := New(h.set, h.inspect(id), Start{})
 	stop := h.run(f, nil)
 	defer stop()
 	h.api.waitOpens(t, 1)
 
-	const n = 20
+	const n = 60
 	w := &lines{src: "quiet"}
-	h.trickle(t.Context(), id, w, n, 5*time.Millisecond) // 100 ms in all
+	h.trickle(t.Context(), id, w, n, 5*time.Millisecond) // 300 ms in all
 	w.expect(&h.sink.Checker)
 	h.waitChecker()
 	h.exact()
@@ -76,9 +77,9 @@ func TestPacedStreamKeepsFlowing(t *testing.T) {
 	h.exact()
 }
 
-// TestPacer: a stream is slow when it sent less than paceBytes per delay,
-// measured over windows of at least one delay; the first data and a short
-// pause of a fast stream do not pace it; delay 0 never paces.
+// TestPacer: a stream is slow when it sent less than paceBytes per delay
+// over a window of at least half a delay; within a shorter window (the
+// first data, a fast stream's hiccup) it is not; delay 0 never paces.
 func TestPacer(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
@@ -87,17 +88,23 @@ func TestPacer(t *testing.T) {
 	if p.slow(ms(0), 100) {
 		t.Error("slow at its first data")
 	}
-	// 1 KiB in 100 ms: slow.
+	if p.slow(ms(40), 110) {
+		t.Error("slow within its first window")
+	}
+	// 1 KiB in 100 ms: slow; a new window starts.
 	if !p.slow(ms(100), 100+1024) {
 		t.Error("1 KiB per delay not slow")
 	}
-	// 1 MiB in 10 ms (a backlog): not slow, nor during a 20 ms pause.
-	if p.slow(ms(110), 1<<20) || p.slow(ms(130), 1<<20) {
-		t.Error("a fast stream or its short pause was paced")
+	// 1 MiB in 10 ms (a backlog), then a 30 ms hiccup: not slow.
+	if p.slow(ms(110), 1<<20) || p.slow(ms(140), 1<<20) {
+		t.Error("a fast stream or its hiccup was paced")
 	}
-	// The window ended at 200 ms; nothing more for 150 ms: slow.
-	p.slow(ms(200), 1<<20)
-	if !p.slow(ms(350), 1<<20) {
+	// The window from 100 ms to 160 ms with 1 MiB: not slow.
+	if p.slow(ms(160), 1<<20) {
+		t.Error("1 MiB in 60 ms paced")
+	}
+	// Then nothing for 150 ms: slow.
+	if !p.slow(ms(310), 1<<20) {
 		t.Error("a stream quiet for a whole window not slow")
 	}
 	// Just under and at paceBytes per delay.
