@@ -23,24 +23,44 @@ func (h *harness) trickle(ctx context.Context, id string, w *lines, n int, gap t
 	}
 }
 
+// followPaced starts one follower, without rotation and with the given
+// pause, on a new container called name, and waits until its stream is
+// open; more adjusts the settings first. The follower stops at the end of
+// the test, or at stop.
+func followPaced(t *testing.T, name string, pause time.Duration, more func(*Settings)) (h *harness, id string, f *Follower, stop func() error) {
+	t.Helper()
+	h = newHarness(t, modern)
+	h.set.RotationInterval = 0
+	h.set.SlowStreamPause = pause
+	if more != nil {
+		more(h.set)
+	}
+	id = h.add(fakedocker.Container{Name: name})
+	f = New(h.set, h.inspect(id), Start{})
+	stop = h.run(f, nil)
+	h.api.waitOpens(t, 1)
+	return h, id, f, stop
+}
+
+// trickleAll trickles n lines of src to id (see trickle) and waits until
+// every line written so far has arrived.
+func (h *harness) trickleAll(id, src string, n int, gap time.Duration) *lines {
+	h.t.Helper()
+	w := &lines{src: src}
+	h.trickle(context.Background(), id, w, n, gap)
+	w.expect(&h.sink.Checker)
+	h.waitChecker()
+	return w
+}
+
 // TestSlowStreamIsPaced: lines written one at a time, far under paceBytes
 // per SlowStreamPause, share reads and ConsumeLogs calls instead of one
 // each, once the stream has been slow for half a pause.
 func TestSlowStreamIsPaced(t *testing.T) {
-	h := newHarness(t, modern)
-	h.set.RotationInterval = 0
-	h.set.SlowStreamPause = 50 * time.Millisecond
-	id := h.add(fakedocker.Container{Name: "quiet"})
-	f := New(h.set, h.inspect(id), Start{})
-	stop := h.run(f, nil)
-	defer stop()
-	h.api.waitOpens(t, 1)
+	h, id, _, _ := followPaced(t, "quiet", 50*time.Millisecond, nil)
 
 	const n = 60
-	w := &lines{src: "quiet"}
-	h.trickle(t.Context(), id, w, n, 5*time.Millisecond) // 300 ms in all
-	w.expect(&h.sink.Checker)
-	h.waitChecker()
+	h.trickleAll(id, "quiet", n, 5*time.Millisecond) // 300 ms in all
 	h.exact()
 	// Without pacing each line is its own call (the reader catches up
 	// after every write); one long stall of the writer may cut a batch.
@@ -53,20 +73,10 @@ func TestSlowStreamIsPaced(t *testing.T) {
 // still hands a batch on every SlowStreamPause or so, and a last line with
 // nothing after it is delivered too.
 func TestPacedStreamKeepsFlowing(t *testing.T) {
-	h := newHarness(t, modern)
-	h.set.RotationInterval = 0
-	h.set.SlowStreamPause = 100 * time.Millisecond
-	id := h.add(fakedocker.Container{Name: "steady"})
-	f := New(h.set, h.inspect(id), Start{})
-	stop := h.run(f, nil)
-	defer stop()
-	h.api.waitOpens(t, 1)
+	h, id, _, _ := followPaced(t, "steady", 100*time.Millisecond, nil)
 
 	const n = 150
-	w := &lines{src: "steady"}
-	h.trickle(t.Context(), id, w, n, 10*time.Millisecond) // 1.5 s in all
-	w.expect(&h.sink.Checker)
-	h.waitChecker()
+	w := h.trickleAll(id, "steady", n, 10*time.Millisecond) // 1.5 s in all
 	// About 15 batches; a batch held until MaxBatch (1000) would be 1.
 	if b := h.sink.Batches(); b < 5 {
 		t.Errorf("%d lines over 1.5 s arrived in %d ConsumeLogs calls, want at least 5", n, b)
@@ -127,20 +137,9 @@ func TestPacer(t *testing.T) {
 // TestPacingIsNotIdleness: the wait of a paced stream does not count
 // towards idle_timeout, even one shorter than the wait.
 func TestPacingIsNotIdleness(t *testing.T) {
-	h := newHarness(t, modern)
-	h.set.RotationInterval = 0
-	h.set.SlowStreamPause = 200 * time.Millisecond
-	h.set.IdleTimeout = 50 * time.Millisecond
-	id := h.add(fakedocker.Container{Name: "quiet"})
-	f := New(h.set, h.inspect(id), Start{})
-	stop := h.run(f, nil)
-	defer stop()
-	h.api.waitOpens(t, 1)
+	h, id, _, _ := followPaced(t, "quiet", 200*time.Millisecond, func(s *Settings) { s.IdleTimeout = 50 * time.Millisecond })
 
-	w := &lines{src: "quiet"}
-	h.trickle(t.Context(), id, w, 30, 20*time.Millisecond) // paced for 600 ms
-	w.expect(&h.sink.Checker)
-	h.waitChecker()
+	h.trickleAll(id, "quiet", 30, 20*time.Millisecond) // paced for 600 ms
 	h.exact()
 	if n := h.counter("stream_rotations", "reason", "idle"); n != 0 {
 		t.Errorf("%d streams closed as idle while paced", n)
@@ -152,13 +151,7 @@ func TestPacingIsNotIdleness(t *testing.T) {
 // through without another pause however its reads are cut up (the
 // transport reads at most a few KiB at a time).
 func TestBurstIsNotPaced(t *testing.T) {
-	h := newHarness(t, modern)
-	h.set.RotationInterval = 0
-	h.set.SlowStreamPause = 100 * time.Millisecond
-	id := h.add(fakedocker.Container{Name: "bursty"})
-	f := New(h.set, h.inspect(id), Start{})
-	stop := h.run(f, nil)
-	h.api.waitOpens(t, 1)
+	h, id, f, stop := followPaced(t, "bursty", 100*time.Millisecond, nil)
 
 	w := &lines{src: "bursty"}
 	h.trickle(t.Context(), id, w, 5, 20*time.Millisecond)
