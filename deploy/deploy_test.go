@@ -10,7 +10,8 @@
 // is there, then checks each arrived exactly once. Everything it creates
 // (image, containers, network, volumes) carries the dockertest labels and is
 // removed in t.Cleanup, also on failure; TestMain sweeps what a killed run
-// left behind. Skipped with -short.
+// left behind. TestSwarmStackRendersAGlobalReadOnlyAgent renders
+// deploy/stack.yml without deploying it. Both are skipped with -short.
 package deploy_test
 
 import (
@@ -33,6 +34,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/dockertest"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
@@ -462,5 +464,64 @@ func sweepDeploy() {
 				_, _ = run(ctx, nil, "docker", "image", "rm", tag)
 			}
 		}
+	}
+}
+
+// TestSwarmStackRendersAGlobalReadOnlyAgent renders deploy/stack.yml with
+// `docker stack config` (no swarm needed, nothing is deployed) and checks
+// what makes it a per-host agent: the agent service runs in global mode
+// with the image asked for, reads the socket through a read-only bind, and
+// keeps its positions in a volume; the gateway is replicated.
+func TestSwarmStackRendersAGlobalReadOnlyAgent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the docker CLI")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", "stack", "config", "-c", "stack.yml")
+	cmd.Env = append(os.Environ(), "DLR_IMAGE=registry.example/otelcol-dockerlogs:test")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("docker stack config -c stack.yml: %v\n%s", err, out)
+	}
+	var stack struct {
+		Services map[string]struct {
+			Image  string `yaml:"image"`
+			Deploy struct {
+				Mode     string `yaml:"mode"`
+				Replicas *int   `yaml:"replicas"`
+			} `yaml:"deploy"`
+			Volumes []struct {
+				Type     string `yaml:"type"`
+				Source   string `yaml:"source"`
+				Target   string `yaml:"target"`
+				ReadOnly bool   `yaml:"read_only"`
+			} `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(out, &stack); err != nil {
+		t.Fatalf("rendered stack: %v\n%s", err, out)
+	}
+	agent, ok := stack.Services["agent"]
+	if !ok {
+		t.Fatalf("no agent service in\n%s", out)
+	}
+	if agent.Deploy.Mode != "global" || agent.Image != "registry.example/otelcol-dockerlogs:test" {
+		t.Errorf("agent: mode %q image %q, want global and the DLR_IMAGE image", agent.Deploy.Mode, agent.Image)
+	}
+	var socketRO, storage bool
+	for _, v := range agent.Volumes {
+		switch {
+		case v.Target == "/var/run/docker.sock":
+			socketRO = v.Type == "bind" && v.ReadOnly
+		case v.Type == "volume" && strings.Contains(v.Target, "storage"):
+			storage = true
+		}
+	}
+	if !socketRO || !storage {
+		t.Errorf("agent volumes %+v: socket bound read-only %v, storage volume %v; want both", agent.Volumes, socketRO, storage)
+	}
+	if gw := stack.Services["gateway"]; gw.Deploy.Mode == "global" {
+		t.Errorf("gateway runs in global mode; want replicated")
 	}
 }
