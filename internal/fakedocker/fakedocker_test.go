@@ -787,13 +787,18 @@ func TestForget(t *testing.T) {
 	d.Start(cid)
 	d.WriteLines(cid, fakedocker.Stdout, "a", "b", "c")
 	cli := newClient(t, d)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := cli.ContainerLogs(ctx, cid, client.ContainerLogsOptions{ShowStdout: true, Follow: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Close()
+	// The response headers come before the stream takes its view of the
+	// log; forget only once it has.
+	if err := d.WaitLogStreams(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
 	d.Forget(cid, 2)
 	d.WriteLines(cid, fakedocker.Stdout, "d")
 	eq(t, "history", texts(parseFrames(t, readAll(t, cli, cid, client.ContainerLogsOptions{ShowStdout: true}))), []string{"c", "d"})
