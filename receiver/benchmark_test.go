@@ -5,18 +5,16 @@ import (
 	"io"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/moby/moby/client"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
 )
 
@@ -25,28 +23,6 @@ import (
 const benchLines = 100_000
 
 var benchBody = strings.Repeat("0123456789", 10)
-
-// countingSink is a nop consumer that counts records and batches and
-// closes done once it has seen target records.
-type countingSink struct {
-	records, batches atomic.Int64
-	target           int64
-	done             chan struct{}
-}
-
-func (s *countingSink) ConsumeLogs(_ context.Context, ld plog.Logs) error {
-	s.batches.Add(1)
-	if s.records.Add(int64(ld.LogRecordCount())) >= s.target {
-		select {
-		case <-s.done:
-		default:
-			close(s.done)
-		}
-	}
-	return nil
-}
-
-func (*countingSink) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
 
 // phase is what one phase of an op cost the whole process.
 type phase struct {
@@ -133,7 +109,7 @@ func BenchmarkReceiverFakeDaemon(b *testing.B) {
 			}
 		}))
 
-		sink := &countingSink{target: benchLines, done: make(chan struct{})}
+		sink := logsink.NewCounter(benchLines)
 		cfg := createDefaultConfig().(*Config)
 		cfg.Endpoint = d.Endpoint()
 		cfg.StartAt = StartAtBeginning
@@ -152,9 +128,9 @@ func BenchmarkReceiverFakeDaemon(b *testing.B) {
 				b.Fatal(err)
 			}
 			select {
-			case <-sink.done:
+			case <-sink.Done():
 			case <-time.After(5 * time.Minute):
-				b.Fatalf("receiver delivered %d of %d records", sink.records.Load(), benchLines)
+				b.Fatalf("receiver delivered %d of %d records", sink.Records.Load(), benchLines)
 			}
 		}))
 		b.StopTimer()
@@ -164,10 +140,10 @@ func BenchmarkReceiverFakeDaemon(b *testing.B) {
 		}
 		_ = tt.Shutdown(ctx)
 		cancel()
-		if got := sink.records.Load(); got != benchLines {
+		if got := sink.Records.Load(); got != benchLines {
 			b.Fatalf("receiver delivered %d records, want %d", got, benchLines)
 		}
-		batches += sink.batches.Load()
+		batches += sink.Calls.Load()
 		b.StartTimer()
 	}
 	lines := float64(b.N) * benchLines

@@ -5,37 +5,16 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/pool"
 )
-
-// countingConsumer counts records and calls and signals when it has seen
-// target records.
-type countingConsumer struct {
-	records, calls atomic.Int64
-	target         int64
-	done           chan struct{}
-	once           sync.Once
-}
-
-func (c *countingConsumer) ConsumeLogs(_ context.Context, ld plog.Logs) error {
-	c.calls.Add(1)
-	if c.records.Add(int64(ld.LogRecordCount())) >= c.target {
-		c.once.Do(func() { close(c.done) })
-	}
-	return nil
-}
-
-func (*countingConsumer) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
 
 func processCPU() time.Duration {
 	var ru syscall.Rusage
@@ -58,7 +37,7 @@ func BenchmarkTrickle(b *testing.B) {
 			h.set.RotationInterval = 0
 			h.set.Pool = pool.New(containers)
 			h.set.SlowStreamPause = pause
-			sink := &countingConsumer{target: int64(b.N), done: make(chan struct{})}
+			sink := logsink.NewCounter(int64(b.N))
 			h.set.Consumer = sink
 			h.set.Logger = zap.NewNop()
 			g := h.group()
@@ -72,6 +51,7 @@ func BenchmarkTrickle(b *testing.B) {
 
 			ctx, cancel := context.WithCancel(b.Context())
 			var writers sync.WaitGroup
+			defer func() { cancel(); writers.Wait() }() // also when the benchmark fails
 			line := strings.Repeat("x", 100)
 			for _, id := range ids {
 				writers.Go(func() {
@@ -90,17 +70,15 @@ func BenchmarkTrickle(b *testing.B) {
 			b.ResetTimer()
 			c0 := processCPU()
 			select {
-			case <-sink.done:
+			case <-sink.Done():
 			case <-time.After(10 * time.Minute):
-				b.Fatalf("%d of %d lines delivered", sink.records.Load(), b.N)
+				b.Fatalf("%d of %d lines delivered", sink.Records.Load(), b.N)
 			}
 			cpu := processCPU() - c0
 			b.StopTimer()
-			cancel()
-			writers.Wait()
-			n := float64(sink.records.Load())
+			n := float64(sink.Records.Load())
 			b.ReportMetric(float64(cpu.Microseconds())/n, "cpu-us/line")
-			b.ReportMetric(n/float64(sink.calls.Load()), "lines/call")
+			b.ReportMetric(n/float64(sink.Calls.Load()), "lines/call")
 		})
 	}
 }

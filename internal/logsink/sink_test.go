@@ -55,3 +55,27 @@ func TestSinkRefuses(t *testing.T) {
 		t.Fatal("a refused batch was recorded")
 	}
 }
+
+func TestCounterClosesDoneOnceAtTarget(t *testing.T) {
+	c := NewCounter(3)
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	rl.AppendEmpty()
+	rl.AppendEmpty()
+	_ = c.ConsumeLogs(context.Background(), ld)
+	select {
+	case <-c.Done():
+		t.Fatal("Done closed at 2 of 3 records")
+	default:
+	}
+	_ = c.ConsumeLogs(context.Background(), ld)
+	_ = c.ConsumeLogs(context.Background(), ld) // past the target: no second close
+	select {
+	case <-c.Done():
+	default:
+		t.Fatal("Done not closed at 4 of 3 records")
+	}
+	if c.Records.Load() != 6 || c.Calls.Load() != 3 {
+		t.Errorf("records %d calls %d, want 6 and 3", c.Records.Load(), c.Calls.Load())
+	}
+}
