@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
 
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/labelcopy"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/match"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
 )
@@ -58,8 +59,12 @@ type Config struct {
 	// to it and flagged.
 	MaxLogSize ByteSize `mapstructure:"max_log_size"`
 
+	// Labels copies the container labels whose keys match include and not
+	// exclude to container.label.<key> resource attributes.
+	Labels LabelsConfig `mapstructure:"labels"`
 	// LabelsToAttributes copies the named container labels to resource
-	// attributes: label name -> attribute name.
+	// attributes: label name -> attribute name. A label named here is
+	// copied under this name only, even when Labels selects it too.
 	LabelsToAttributes map[string]string `mapstructure:"labels_to_attributes"`
 	// EnvToAttributes copies the named environment variables of the
 	// container to resource attributes: variable name -> attribute name.
@@ -84,6 +89,18 @@ type MatchConfig struct {
 	Names  []string `mapstructure:"names"`
 	Images []string `mapstructure:"images"`
 	Labels []string `mapstructure:"labels"`
+}
+
+// LabelsConfig selects label keys with the pattern syntax of MatchConfig:
+// globs, or regular expressions written /like this/. Nothing is copied
+// without an include pattern.
+type LabelsConfig struct {
+	Include []string `mapstructure:"include"`
+	Exclude []string `mapstructure:"exclude"`
+}
+
+func (l LabelsConfig) selector() (*labelcopy.Selector, error) {
+	return labelcopy.Compile(l.Include, l.Exclude)
 }
 
 func (m MatchConfig) rules() match.Rules {
@@ -171,6 +188,9 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("max_log_size: must be between 1 byte and 64MiB, got %d", cfg.MaxLogSize))
 	}
 	if _, err := match.Compile(cfg.Include.rules(), cfg.Exclude.rules()); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := cfg.Labels.selector(); err != nil {
 		errs = append(errs, err)
 	}
 	for key, attrs := range map[string]map[string]string{"labels_to_attributes": cfg.LabelsToAttributes, "env_to_attributes": cfg.EnvToAttributes} {

@@ -62,8 +62,20 @@ func TestConfigDefaultIsValidAndMatchesFactory(t *testing.T) {
 	assert.True(t, ra.ContainerName.Enabled)
 	assert.True(t, ra.ContainerImageName.Enabled)
 	assert.True(t, ra.ContainerRuntimeName.Enabled)
-	assert.False(t, ra.ContainerImageID.Enabled)
+	assert.True(t, ra.ContainerRuntimeVersion.Enabled)
+	assert.True(t, ra.ContainerImageID.Enabled)
+	assert.True(t, ra.ContainerImageTags.Enabled)
+	assert.True(t, ra.ContainerImageRepoDigests.Enabled)
+	assert.True(t, ra.HostName.Enabled)
+	assert.True(t, ra.ServiceName.Enabled)
+	assert.True(t, ra.ServiceNamespace.Enabled)
+	assert.False(t, ra.HostID.Enabled)
 	assert.False(t, ra.ContainerHostname.Enabled)
+	assert.False(t, ra.ContainerCommand.Enabled)
+	assert.False(t, ra.ContainerCommandArgs.Enabled)
+	assert.False(t, ra.ContainerCommandLine.Enabled)
+	assert.Empty(t, cfg.Labels.Include, "no label is copied by default")
+	assert.Empty(t, cfg.Labels.Exclude)
 }
 
 var storageID = component.MustNewIDWithName("file_storage", "positions")
@@ -79,7 +91,11 @@ func TestConfigAllKeysSetAreLoaded(t *testing.T) {
 	assert.True(t, ra.ContainerID.Enabled)
 	assert.True(t, ra.ContainerName.Enabled)
 	assert.True(t, ra.ContainerRuntimeName.Enabled)
-	assert.False(t, ra.ContainerImageID.Enabled)
+	assert.True(t, ra.ContainerImageID.Enabled)
+	assert.True(t, ra.ContainerCommandLine.Enabled)
+	assert.False(t, ra.HostName.Enabled)
+	assert.True(t, ra.ServiceName.Enabled)
+	assert.False(t, ra.ServiceNamespace.Enabled)
 
 	got := *cfg
 	got.ResourceAttributes = metadata.ResourceAttributesConfig{} // compared above (it holds unexported state)
@@ -112,8 +128,12 @@ func TestConfigAllKeysSetAreLoaded(t *testing.T) {
 			Images: []string{"/busybox/"},
 			Labels: []string{"logging=off"},
 		},
-		ExcludeSelf:        false,
-		MaxLogSize:         512 << 10,
+		ExcludeSelf: false,
+		MaxLogSize:  512 << 10,
+		Labels: LabelsConfig{
+			Include: []string{"com.example.*", "/^team$/"},
+			Exclude: []string{"*.secret"},
+		},
 		LabelsToAttributes: map[string]string{"com.example.service": "service.name"},
 		EnvToAttributes:    map[string]string{"DEPLOY_ENV": "deployment.environment"},
 	}
@@ -159,6 +179,8 @@ func TestConfigInvalidValuesAreRejectedNamingTheKey(t *testing.T) {
 		{name: "zero_storage_retention", key: "storage_retention"},
 		{name: "bad_endpoint", key: "endpoint"},
 		{name: "empty_label_attribute", key: "labels_to_attributes"},
+		{name: "bad_labels_include", key: "labels.include[1]", also: "empty pattern"},
+		{name: "bad_labels_exclude", key: "labels.exclude[0]", also: "bad regex"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,7 +194,7 @@ func TestConfigInvalidValuesAreRejectedNamingTheKey(t *testing.T) {
 				assert.Contains(t, err.Error(), tc.also)
 			}
 			// Bad patterns also stop the factory, should Validate be skipped.
-			if cfg != nil && (strings.HasPrefix(tc.key, "include") || strings.HasPrefix(tc.key, "exclude")) {
+			if cfg != nil && (strings.HasPrefix(tc.key, "include") || strings.HasPrefix(tc.key, "exclude") || strings.HasPrefix(tc.key, "labels.")) {
 				_, cerr := NewFactory().CreateLogs(context.Background(), receivertest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
 				assert.ErrorContains(t, cerr, tc.key)
 			}

@@ -31,6 +31,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/imageref"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
@@ -395,16 +396,24 @@ func checkRecords(t *testing.T, got []fakeRecord, wants []want) {
 	}
 }
 
-// checkResource requires the default resource of a container on every record.
+// checkResource requires the container's identity on every record: ID,
+// name, runtime, and image as name plus tag (the other default attributes
+// are checked in metadata_fake_test.go).
 func checkResource(t *testing.T, recs []fakeRecord, id, name, image string) {
 	t.Helper()
+	ref := imageref.Parse(image)
 	wantRes := fmt.Sprint(map[string]any{
-		"container.id": id, "container.name": name,
-		"container.image.name": image, "container.runtime.name": "docker",
+		"container.id": id, "container.name": name, "container.runtime.name": "docker",
+		"container.image.name": ref.Name, "container.image.tags": []any{ref.Tag},
 	})
 	for i, r := range recs {
-		if got := fmt.Sprint(r.Resource); got != wantRes {
-			t.Fatalf("record %d (%q): resource %s, want %s", i, short(r.Body), got, wantRes)
+		got := fmt.Sprint(map[string]any{
+			"container.id": r.Resource["container.id"], "container.name": r.Resource["container.name"],
+			"container.runtime.name": r.Resource["container.runtime.name"],
+			"container.image.name":   r.Resource["container.image.name"], "container.image.tags": r.Resource["container.image.tags"],
+		})
+		if got != wantRes {
+			t.Fatalf("record %d (%q): resource %s, want %s", i, short(r.Body), r.Resource, wantRes)
 		}
 	}
 }
@@ -1726,8 +1735,10 @@ func TestFakeLabelsAndEnvAreCopiedToTheResource(t *testing.T) {
 	got := sink.waitCount(t, id, 1)
 	checkRecords(t, got, []want{{stream: "stdout", body: "hello", ts: ts}})
 	wantRes := fmt.Sprint(map[string]any{
-		"container.id": id, "container.name": "mapped", "container.image.name": "map:1",
-		"container.runtime.name": "docker", "container.hostname": id[:12],
+		"container.id": id, "container.name": "mapped", "container.image.name": "map",
+		"container.image.tags": []any{"1"}, "container.image.id": got[0].Resource["container.image.id"],
+		"container.runtime.name": "docker", "container.runtime.version": d.EngineVersion(),
+		"container.hostname": id[:12], "host.name": fakedocker.DefaultInfo.Name,
 		"service.name": "checkout", "deployment.environment": "prod", "empty.env": "",
 	})
 	if res := fmt.Sprint(got[0].Resource); res != wantRes {

@@ -14,8 +14,9 @@ import (
 
 // TestPrivilegeReceiverNeedsOnlyReadOnlyCalls runs the receiver against the
 // real engine through enginetest.AllowlistProxy, which forwards only GET
-// and HEAD of /_ping, /version, /containers/json, /containers/{id}/json,
-// /containers/{id}/logs and /events and answers 403 to anything else. For
+// and HEAD of /_ping, /version, /info, /containers/json,
+// /containers/{id}/json, /containers/{id}/logs and /events and answers 403
+// to anything else. For
 // about 10 s containers start and exit (stdout and stderr, Docker-split
 // long lines, a TTY, short-lived ones) while streams rotate every 500 ms:
 // every line must arrive exactly once, and the proxy must have seen no
@@ -84,9 +85,14 @@ func TestPrivilegeReceiverNeedsOnlyReadOnlyCalls(t *testing.T) {
 		}
 		t.Errorf("the receiver made %d requests outside the allowlist:%s", len(denied), b.String())
 	}
+	info := false
 	for _, tc := range p.Templates() {
 		if !strings.HasPrefix(tc.Key, "GET ") && !strings.HasPrefix(tc.Key, "HEAD ") {
 			t.Errorf("request %v is not a read", tc)
 		}
+		info = info || tc.Key == "GET /v{version}/info"
+	}
+	if !info {
+		t.Errorf("no GET /info through the proxy (host.name is on by default): %v", p.Templates())
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/moby/moby/client"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/consumer"
@@ -24,9 +26,12 @@ import (
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/discovery"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/follower"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/imageref"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/labelcopy"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/match"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/pool"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/service"
 )
 
 const (
@@ -49,6 +54,11 @@ type logsReceiver struct {
 	telemetry *metadata.TelemetryBuilder
 	obsrecv   *receiverhelper.ObsReport
 	matcher   *match.Matcher
+	labels    *labelcopy.Selector // nil: no container.label.* attributes
+	// engine describes the daemon last connected to; nil before the first
+	// connection. Set by discovery's Connected callback, read by resource
+	// on the followers' goroutines.
+	engine atomic.Pointer[engineInfo]
 
 	mu       sync.Mutex // guards the fields below, Start against Shutdown
 	cancel   context.CancelFunc
@@ -58,6 +68,10 @@ type logsReceiver struct {
 
 func newLogsReceiver(set otelreceiver.Settings, cfg *Config, next consumer.Logs) (*logsReceiver, error) {
 	m, err := match.Compile(cfg.Include.rules(), cfg.Exclude.rules())
+	if err != nil {
+		return nil, err
+	}
+	labels, err := cfg.Labels.selector()
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +86,7 @@ func newLogsReceiver(set otelreceiver.Settings, cfg *Config, next consumer.Logs)
 		tel.Shutdown()
 		return nil, fmt.Errorf("create obsreport: %w", err)
 	}
-	return &logsReceiver{cfg: cfg, set: set, next: next, telemetry: tel, obsrecv: obs, matcher: m}, nil
+	return &logsReceiver{cfg: cfg, set: set, next: next, telemetry: tel, obsrecv: obs, matcher: m, labels: labels}, nil
 }
 
 // Start launches discovery and returns at once; the daemon is contacted in
@@ -135,7 +149,8 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 		Connected: func(version string) {
 			m := cursor.ModeForEngine(version)
 			mode.set(m)
-			r.set.Logger.Info("connected to Docker daemon", zap.String("engine_version", version), zap.Stringer("since_mode", m))
+			e := r.learnEngine(ctx, api, version)
+			r.set.Logger.Info("connected to Docker daemon", zap.String("engine_version", version), zap.Stringer("since_mode", m), zap.String("host_name", e.hostName))
 		},
 		Status: func(err error) { reportStatus(host, err) },
 		Failed: func() {
@@ -216,18 +231,79 @@ func (r *logsReceiver) loadTLS() (*tls.Config, error) {
 	return c, nil
 }
 
-// resource builds a container's resource from the enabled attributes and
-// the label and environment mappings.
+// engineInfo is what the receiver knows of the daemon it is connected to.
+type engineInfo struct {
+	version          string
+	hostName, hostID string
+}
+
+// learnEngine records the engine version and, when host.name or host.id is
+// enabled, asks the daemon for its host (GET /info, bounded by timeout).
+// Should /info fail, the host known from an earlier connection to the same
+// endpoint is kept; records simply lack host.* when none is known.
+func (r *logsReceiver) learnEngine(ctx context.Context, api docker.API, version string) engineInfo {
+	e := engineInfo{version: version}
+	if old := r.engine.Load(); old != nil {
+		e.hostName, e.hostID = old.hostName, old.hostID
+	}
+	ra := &r.cfg.ResourceAttributes
+	if ra.HostName.Enabled || ra.HostID.Enabled {
+		ictx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		res, err := api.Info(ictx, client.InfoOptions{})
+		cancel()
+		if err != nil {
+			r.set.Logger.Warn("read the daemon's host name (GET /info); records carry no host.name until it succeeds on a reconnection", zap.Error(err))
+		} else {
+			e.hostName, e.hostID = res.Info.Name, res.Info.ID
+		}
+	}
+	r.engine.Store(&e)
+	return e
+}
+
+// resource builds a container's resource from the enabled attributes, the
+// engine's host and version, the label patterns and the label and
+// environment mappings. Empty values are left out. It runs on the
+// followers' goroutines.
 func (r *logsReceiver) resource(c docker.Container) pcommon.Resource {
-	rb := metadata.NewResourceBuilder(r.cfg.ResourceAttributes)
+	ra := &r.cfg.ResourceAttributes
+	rb := metadata.NewResourceBuilder(*ra)
 	rb.SetContainerID(c.ID)
-	rb.SetContainerName(c.Name)
-	rb.SetContainerImageName(c.Image)
-	rb.SetContainerImageID(c.ImageID)
-	rb.SetContainerHostname(c.Hostname)
+	setNonEmpty(rb.SetContainerName, c.Name)
+	img := imageref.Parse(c.Image)
+	setNonEmpty(rb.SetContainerImageName, img.Name)
+	if tags := img.Tags(); len(tags) > 0 {
+		rb.SetContainerImageTags(anySlice(tags))
+	}
+	if digests := img.RepoDigests(); len(digests) > 0 {
+		rb.SetContainerImageRepoDigests(anySlice(digests))
+	}
+	setNonEmpty(rb.SetContainerImageID, c.ImageID)
+	setNonEmpty(rb.SetContainerHostname, c.Hostname)
 	rb.SetContainerRuntimeName("docker")
+	if e := r.engine.Load(); e != nil {
+		setNonEmpty(rb.SetContainerRuntimeVersion, e.version)
+		setNonEmpty(rb.SetHostName, e.hostName)
+		setNonEmpty(rb.SetHostID, e.hostID)
+	}
+	if len(c.Command) > 0 {
+		rb.SetContainerCommand(c.Command[0])
+		rb.SetContainerCommandArgs(anySlice(c.Command))
+		rb.SetContainerCommandLine(strings.Join(c.Command, " "))
+	}
+	if ra.ServiceName.Enabled || ra.ServiceNamespace.Enabled {
+		// Reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES only.
+		id := service.Resolve(c.Env, c.Labels, c.Name)
+		setNonEmpty(rb.SetServiceName, id.Name)
+		setNonEmpty(rb.SetServiceNamespace, id.Namespace)
+	}
 	res := rb.Emit()
 	attrs := res.Attributes()
+	r.labels.Each(c.Labels, func(key, attr, v string) {
+		if _, renamed := r.cfg.LabelsToAttributes[key]; !renamed {
+			attrs.PutStr(attr, v)
+		}
+	})
 	for label, attr := range r.cfg.LabelsToAttributes {
 		if v, ok := c.Labels[label]; ok {
 			attrs.PutStr(attr, v)
@@ -239,6 +315,20 @@ func (r *logsReceiver) resource(c docker.Container) pcommon.Resource {
 		}
 	}
 	return res
+}
+
+func setNonEmpty(set func(string), v string) {
+	if v != "" {
+		set(v)
+	}
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 func reportStatus(host component.Host, err error) {

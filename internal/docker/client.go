@@ -21,6 +21,8 @@ type API interface {
 	ContainerInspect(ctx context.Context, id string, opts client.ContainerInspectOptions) (client.ContainerInspectResult, error)
 	ContainerLogs(ctx context.Context, id string, opts client.ContainerLogsOptions) (client.ContainerLogsResult, error)
 	Events(ctx context.Context, opts client.EventsListOptions) client.EventsResult
+	// Info (GET /info) names the daemon's host: read once per connection.
+	Info(ctx context.Context, opts client.InfoOptions) (client.SystemInfoResult, error)
 }
 
 // Config says how to reach the daemon.

@@ -210,3 +210,29 @@ func TestIsPlainTCPCoversEverySchemeSentInClear(t *testing.T) {
 		}
 	}
 }
+
+func TestInfoNamesTheHost(t *testing.T) {
+	d := fakedocker.New(t, fakedocker.WithInfo(fakedocker.Info{Name: "docker-host-7", ID: "6f1c2d3e-aaaa-4bbb-8ccc-000000000007"}))
+	d.AddContainer(fakedocker.Container{Name: "web", Cmd: []string{"/app", "-v"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	var api docker.API = newClient(t, docker.Config{Endpoint: d.Endpoint()})
+	res, err := api.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Info.Name != "docker-host-7" || res.Info.ID != "6f1c2d3e-aaaa-4bbb-8ccc-000000000007" {
+		t.Errorf("Info: name %q, ID %q", res.Info.Name, res.Info.ID)
+	}
+	if res.Info.Containers != 1 || res.Info.ServerVersion != d.EngineVersion() {
+		t.Errorf("Info: %d containers, server version %q", res.Info.Containers, res.Info.ServerVersion)
+	}
+	in, err := api.ContainerInspect(ctx, "web", client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := docker.ContainerFromInspect(in.Container).Command; len(got) != 2 || got[0] != "/app" || got[1] != "-v" {
+		t.Errorf("Command %q, want [/app -v]", got)
+	}
+}

@@ -23,12 +23,18 @@ type Container struct {
 	StartedAt time.Time
 	// LogDriver is the configured logging driver, e.g. json-file.
 	LogDriver string
+	// Command is what the container runs: its entrypoint and command
+	// merged by Docker (inspect's Path and Args), the executable first.
+	Command []string
 }
 
 // ContainerFromInspect extracts a Container from an inspect response; it
 // tolerates missing sections.
 func ContainerFromInspect(r container.InspectResponse) Container {
 	c := Container{ID: r.ID, Name: strings.TrimPrefix(r.Name, "/"), ImageID: r.Image}
+	if r.Path != "" {
+		c.Command = append([]string{r.Path}, r.Args...)
+	}
 	if cfg := r.Config; cfg != nil {
 		c.Image, c.Hostname, c.Labels, c.TTY = cfg.Image, cfg.Hostname, cfg.Labels, cfg.Tty
 		if len(cfg.Env) > 0 {

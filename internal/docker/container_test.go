@@ -23,6 +23,8 @@ func TestContainerFromInspect(t *testing.T) {
 				ID:    "abc123",
 				Name:  "/web-1",
 				Image: "sha256:deadbeef",
+				Path:  "/docker-entrypoint.sh",
+				Args:  []string{"nginx", "-g", "daemon off;"},
 				State: &container.State{Running: true, StartedAt: started.Format(time.RFC3339Nano)},
 				HostConfig: &container.HostConfig{
 					LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m"}},
@@ -41,6 +43,7 @@ func TestContainerFromInspect(t *testing.T) {
 				Labels:   map[string]string{"app": "web", "empty": ""},
 				Env:      map[string]string{"PATH": "/usr/bin:/bin", "EQ": "a=b=c", "EMPTY": "", "NOVALUE": ""},
 				TTY:      true, Running: true, StartedAt: started, LogDriver: "json-file",
+				Command: []string{"/docker-entrypoint.sh", "nginx", "-g", "daemon off;"},
 			},
 		},
 		{
@@ -78,6 +81,11 @@ func TestContainerFromInspect(t *testing.T) {
 			name: "unparsable StartedAt",
 			in:   container.InspectResponse{ID: "z", State: &container.State{Running: true, StartedAt: "yesterday"}},
 			want: docker.Container{ID: "z", Running: true},
+		},
+		{
+			name: "command without arguments",
+			in:   container.InspectResponse{ID: "c", Path: "/app", Args: []string{}},
+			want: docker.Container{ID: "c", Command: []string{"/app"}},
 		},
 		{
 			name: "nil sections",

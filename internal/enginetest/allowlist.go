@@ -3,7 +3,7 @@
 //
 //   - AllowlistProxy, an HTTP reverse proxy on a unix socket that forwards
 //     only the read-only calls a log reader needs (GET/HEAD of /_ping,
-//     /version, /containers/json, /containers/{id}/json,
+//     /version, /info, /containers/json, /containers/{id}/json,
 //     /containers/{id}/logs and /events), answers 403 to everything else
 //     and records every request, so a test can prove a client never asked
 //     for more;
@@ -60,7 +60,7 @@ var (
 )
 
 // Classify returns a request's template and whether the allowlist admits
-// it: GET or HEAD of /_ping, /version, /containers/json,
+// it: GET or HEAD of /_ping, /version, /info, /containers/json,
 // /containers/{id}/json, /containers/{id}/logs or /events, each with or
 // without a /vX.Y prefix.
 func Classify(method, path string) (template string, allowed bool) {
@@ -70,7 +70,7 @@ func Classify(method, path string) (template string, allowed bool) {
 	}
 	readOnly := method == http.MethodGet || method == http.MethodHead
 	switch rest {
-	case "/_ping", "/version", "/containers/json", "/events":
+	case "/_ping", "/version", "/info", "/containers/json", "/events":
 		return prefix + rest, readOnly
 	}
 	if ref, action, ok := strings.Cut(strings.TrimPrefix(rest, "/containers/"), "/"); ok &&

@@ -43,6 +43,7 @@ func TestPrivilegeClassify(t *testing.T) {
 		{"GET", "/containers/web-1/logs", "/containers/{id}/logs", true},
 		{"GET", "/v1.41/containers/" + id + "/logs", "/v{version}/containers/{id}/logs", true},
 		{"GET", "/v1.41/events", "/v{version}/events", true},
+		{"GET", "/v1.41/info", "/v{version}/info", true},
 		// Writes, other reads and tricks.
 		{"POST", "/v1.41/containers/" + id + "/start", "/v1.41/containers/" + id + "/start", false},
 		{"POST", "/v1.41/containers/json", "/v{version}/containers/json", false},
@@ -53,7 +54,7 @@ func TestPrivilegeClassify(t *testing.T) {
 		{"GET", "/v1.41/containers/" + id + "/top", "/v1.41/containers/" + id + "/top", false},
 		{"GET", "/v1.41/containers/" + id + "/logs/x", "/v1.41/containers/" + id + "/logs/x", false},
 		{"GET", "/v1.41/images/json", "/v1.41/images/json", false},
-		{"GET", "/v1.41/info", "/v1.41/info", false},
+		{"POST", "/v1.41/info", "/v{version}/info", false},
 		{"GET", "/v1.41/secrets", "/v1.41/secrets", false},
 		{"GET", "/containers/../logs", "/containers/../logs", false},
 		{"GET", "/containers/./json", "/containers/./json", false},

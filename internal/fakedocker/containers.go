@@ -34,6 +34,11 @@ type Container struct {
 	// LogAttrs are the per-message attributes sent when /logs is called with
 	// details=1 (the real daemon takes them from the "labels"/"env" log-opts).
 	LogAttrs map[string]string
+	// Entrypoint and Cmd are Config.Entrypoint and Config.Cmd; inspect's
+	// Path and Args are the two joined, like the daemon does ("/bin/sh"
+	// and no arguments when both are empty).
+	Entrypoint []string
+	Cmd        []string
 }
 
 type state int
@@ -102,6 +107,8 @@ func (d *Daemon) AddContainer(c Container) {
 	c.Env = slices.Clone(c.Env)
 	c.LogOpts = maps.Clone(c.LogOpts)
 	c.LogAttrs = maps.Clone(c.LogAttrs)
+	c.Entrypoint = slices.Clone(c.Entrypoint)
+	c.Cmd = slices.Clone(c.Cmd)
 	if _, dup := d.containers[c.ID]; dup {
 		d.t.Errorf("fakedocker: AddContainer: duplicate ID %s", c.ID)
 		return
@@ -327,11 +334,15 @@ func inspectOf(k *ctr) container.InspectResponse {
 	if logOpts == nil {
 		logOpts = map[string]string{}
 	}
+	path, args := "/bin/sh", []string{}
+	if argv := slices.Concat(k.c.Entrypoint, k.c.Cmd); len(argv) > 0 {
+		path, args = argv[0], argv[1:]
+	}
 	return container.InspectResponse{
 		ID:      k.c.ID,
 		Created: k.created.UTC().Format(time.RFC3339Nano),
-		Path:    "/bin/sh",
-		Args:    []string{},
+		Path:    path,
+		Args:    args,
 		State: &container.State{
 			Status:     container.ContainerState(k.state.String()),
 			Running:    k.state == stateRunning,
@@ -350,11 +361,13 @@ func inspectOf(k *ctr) container.InspectResponse {
 		},
 		Mounts: []container.MountPoint{},
 		Config: &container.Config{
-			Hostname: shortID(k.c.ID),
-			Image:    k.c.Image,
-			Labels:   maps.Clone(k.c.Labels),
-			Env:      slices.Clone(k.c.Env),
-			Tty:      k.c.TTY,
+			Hostname:   shortID(k.c.ID),
+			Image:      k.c.Image,
+			Labels:     maps.Clone(k.c.Labels),
+			Env:        slices.Clone(k.c.Env),
+			Tty:        k.c.TTY,
+			Entrypoint: slices.Clone(k.c.Entrypoint),
+			Cmd:        slices.Clone(k.c.Cmd),
 		},
 	}
 }

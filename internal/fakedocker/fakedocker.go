@@ -3,7 +3,7 @@
 //
 // It listens on a unix socket and speaks enough of the real wire protocol for
 // the real moby client (github.com/moby/moby/client) to work against it:
-// version negotiation via /_ping, /version, container list and inspect,
+// version negotiation via /_ping, /version, /info, container list and inspect,
 // /containers/{id}/logs (stdcopy-multiplexed or raw TTY, history + follow) and
 // /events (JSON lines, with since-replay).
 //
@@ -98,6 +98,7 @@ type config struct {
 	apiVersion    string
 	sinceMode     SinceMode
 	clock         func() time.Time
+	info          *Info // see WithInfo
 }
 
 // Option configures a Daemon.
@@ -422,6 +423,8 @@ func (d *Daemon) route(w http.ResponseWriter, r *http.Request, req Request) {
 		d.handlePing(w, r)
 	case p == "/version" && get:
 		d.handleVersion(w)
+	case p == "/info" && get:
+		d.handleInfo(w)
 	case p == "/containers/json" && get:
 		d.handleList(w, req)
 	case p == "/events" && get:

@@ -27,16 +27,35 @@ func (rac *ResourceAttributeConfig) Unmarshal(parser *confmap.Conf) error {
 
 // ResourceAttributesConfig provides config for dockerlogsrotating resource attributes.
 type ResourceAttributesConfig struct {
-	ContainerHostname    ResourceAttributeConfig `mapstructure:"container.hostname"`
-	ContainerID          ResourceAttributeConfig `mapstructure:"container.id"`
-	ContainerImageID     ResourceAttributeConfig `mapstructure:"container.image.id"`
-	ContainerImageName   ResourceAttributeConfig `mapstructure:"container.image.name"`
-	ContainerName        ResourceAttributeConfig `mapstructure:"container.name"`
-	ContainerRuntimeName ResourceAttributeConfig `mapstructure:"container.runtime.name"`
+	ContainerCommand          ResourceAttributeConfig `mapstructure:"container.command"`
+	ContainerCommandArgs      ResourceAttributeConfig `mapstructure:"container.command_args"`
+	ContainerCommandLine      ResourceAttributeConfig `mapstructure:"container.command_line"`
+	ContainerHostname         ResourceAttributeConfig `mapstructure:"container.hostname"`
+	ContainerID               ResourceAttributeConfig `mapstructure:"container.id"`
+	ContainerImageID          ResourceAttributeConfig `mapstructure:"container.image.id"`
+	ContainerImageName        ResourceAttributeConfig `mapstructure:"container.image.name"`
+	ContainerImageRepoDigests ResourceAttributeConfig `mapstructure:"container.image.repo_digests"`
+	ContainerImageTags        ResourceAttributeConfig `mapstructure:"container.image.tags"`
+	ContainerName             ResourceAttributeConfig `mapstructure:"container.name"`
+	ContainerRuntimeName      ResourceAttributeConfig `mapstructure:"container.runtime.name"`
+	ContainerRuntimeVersion   ResourceAttributeConfig `mapstructure:"container.runtime.version"`
+	HostID                    ResourceAttributeConfig `mapstructure:"host.id"`
+	HostName                  ResourceAttributeConfig `mapstructure:"host.name"`
+	ServiceName               ResourceAttributeConfig `mapstructure:"service.name"`
+	ServiceNamespace          ResourceAttributeConfig `mapstructure:"service.namespace"`
 }
 
 func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 	return ResourceAttributesConfig{
+		ContainerCommand: ResourceAttributeConfig{
+			Enabled: false,
+		},
+		ContainerCommandArgs: ResourceAttributeConfig{
+			Enabled: false,
+		},
+		ContainerCommandLine: ResourceAttributeConfig{
+			Enabled: false,
+		},
 		ContainerHostname: ResourceAttributeConfig{
 			Enabled: false,
 		},
@@ -44,15 +63,36 @@ func DefaultResourceAttributesConfig() ResourceAttributesConfig {
 			Enabled: true,
 		},
 		ContainerImageID: ResourceAttributeConfig{
-			Enabled: false,
+			Enabled: true,
 		},
 		ContainerImageName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		ContainerImageRepoDigests: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		ContainerImageTags: ResourceAttributeConfig{
 			Enabled: true,
 		},
 		ContainerName: ResourceAttributeConfig{
 			Enabled: true,
 		},
 		ContainerRuntimeName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		ContainerRuntimeVersion: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		HostID: ResourceAttributeConfig{
+			Enabled: false,
+		},
+		HostName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		ServiceName: ResourceAttributeConfig{
+			Enabled: true,
+		},
+		ServiceNamespace: ResourceAttributeConfig{
 			Enabled: true,
 		},
 	}

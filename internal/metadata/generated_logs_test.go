@@ -20,12 +20,22 @@ func TestLogsBuilderAppendLogRecord(t *testing.T) {
 	lb := NewLogsBuilder(settings)
 
 	rb := lb.NewResourceBuilder()
+	rb.SetContainerCommand("container.command-val")
+	rb.SetContainerCommandArgs([]any{"container.command_args-item1", "container.command_args-item2"})
+	rb.SetContainerCommandLine("container.command_line-val")
 	rb.SetContainerHostname("container.hostname-val")
 	rb.SetContainerID("container.id-val")
 	rb.SetContainerImageID("container.image.id-val")
 	rb.SetContainerImageName("container.image.name-val")
+	rb.SetContainerImageRepoDigests([]any{"container.image.repo_digests-item1", "container.image.repo_digests-item2"})
+	rb.SetContainerImageTags([]any{"container.image.tags-item1", "container.image.tags-item2"})
 	rb.SetContainerName("container.name-val")
 	rb.SetContainerRuntimeName("container.runtime.name-val")
+	rb.SetContainerRuntimeVersion("container.runtime.version-val")
+	rb.SetHostID("host.id-val")
+	rb.SetHostName("host.name-val")
+	rb.SetServiceName("service.name-val")
+	rb.SetServiceNamespace("service.namespace-val")
 	res := rb.Emit()
 
 	// append the first log record

@@ -21,6 +21,27 @@ func NewResourceBuilder(rac ResourceAttributesConfig) *ResourceBuilder {
 	}
 }
 
+// SetContainerCommand sets provided value as "container.command" attribute.
+func (rb *ResourceBuilder) SetContainerCommand(val string) {
+	if rb.config.ContainerCommand.Enabled {
+		rb.res.Attributes().PutStr("container.command", val)
+	}
+}
+
+// SetContainerCommandArgs sets provided value as "container.command_args" attribute.
+func (rb *ResourceBuilder) SetContainerCommandArgs(val []any) {
+	if rb.config.ContainerCommandArgs.Enabled {
+		rb.res.Attributes().PutEmptySlice("container.command_args").FromRaw(val)
+	}
+}
+
+// SetContainerCommandLine sets provided value as "container.command_line" attribute.
+func (rb *ResourceBuilder) SetContainerCommandLine(val string) {
+	if rb.config.ContainerCommandLine.Enabled {
+		rb.res.Attributes().PutStr("container.command_line", val)
+	}
+}
+
 // SetContainerHostname sets provided value as "container.hostname" attribute.
 func (rb *ResourceBuilder) SetContainerHostname(val string) {
 	if rb.config.ContainerHostname.Enabled {
@@ -49,6 +70,20 @@ func (rb *ResourceBuilder) SetContainerImageName(val string) {
 	}
 }
 
+// SetContainerImageRepoDigests sets provided value as "container.image.repo_digests" attribute.
+func (rb *ResourceBuilder) SetContainerImageRepoDigests(val []any) {
+	if rb.config.ContainerImageRepoDigests.Enabled {
+		rb.res.Attributes().PutEmptySlice("container.image.repo_digests").FromRaw(val)
+	}
+}
+
+// SetContainerImageTags sets provided value as "container.image.tags" attribute.
+func (rb *ResourceBuilder) SetContainerImageTags(val []any) {
+	if rb.config.ContainerImageTags.Enabled {
+		rb.res.Attributes().PutEmptySlice("container.image.tags").FromRaw(val)
+	}
+}
+
 // SetContainerName sets provided value as "container.name" attribute.
 func (rb *ResourceBuilder) SetContainerName(val string) {
 	if rb.config.ContainerName.Enabled {
@@ -60,6 +95,41 @@ func (rb *ResourceBuilder) SetContainerName(val string) {
 func (rb *ResourceBuilder) SetContainerRuntimeName(val string) {
 	if rb.config.ContainerRuntimeName.Enabled {
 		rb.res.Attributes().PutStr("container.runtime.name", val)
+	}
+}
+
+// SetContainerRuntimeVersion sets provided value as "container.runtime.version" attribute.
+func (rb *ResourceBuilder) SetContainerRuntimeVersion(val string) {
+	if rb.config.ContainerRuntimeVersion.Enabled {
+		rb.res.Attributes().PutStr("container.runtime.version", val)
+	}
+}
+
+// SetHostID sets provided value as "host.id" attribute.
+func (rb *ResourceBuilder) SetHostID(val string) {
+	if rb.config.HostID.Enabled {
+		rb.res.Attributes().PutStr("host.id", val)
+	}
+}
+
+// SetHostName sets provided value as "host.name" attribute.
+func (rb *ResourceBuilder) SetHostName(val string) {
+	if rb.config.HostName.Enabled {
+		rb.res.Attributes().PutStr("host.name", val)
+	}
+}
+
+// SetServiceName sets provided value as "service.name" attribute.
+func (rb *ResourceBuilder) SetServiceName(val string) {
+	if rb.config.ServiceName.Enabled {
+		rb.res.Attributes().PutStr("service.name", val)
+	}
+}
+
+// SetServiceNamespace sets provided value as "service.namespace" attribute.
+func (rb *ResourceBuilder) SetServiceNamespace(val string) {
+	if rb.config.ServiceNamespace.Enabled {
+		rb.res.Attributes().PutStr("service.namespace", val)
 	}
 }
 

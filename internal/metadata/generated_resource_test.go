@@ -13,26 +13,51 @@ func TestResourceBuilder(t *testing.T) {
 		t.Run(tt, func(t *testing.T) {
 			cfg := loadResourceAttributesConfig(t, tt)
 			rb := NewResourceBuilder(cfg)
+			rb.SetContainerCommand("container.command-val")
+			rb.SetContainerCommandArgs([]any{"container.command_args-item1", "container.command_args-item2"})
+			rb.SetContainerCommandLine("container.command_line-val")
 			rb.SetContainerHostname("container.hostname-val")
 			rb.SetContainerID("container.id-val")
 			rb.SetContainerImageID("container.image.id-val")
 			rb.SetContainerImageName("container.image.name-val")
+			rb.SetContainerImageRepoDigests([]any{"container.image.repo_digests-item1", "container.image.repo_digests-item2"})
+			rb.SetContainerImageTags([]any{"container.image.tags-item1", "container.image.tags-item2"})
 			rb.SetContainerName("container.name-val")
 			rb.SetContainerRuntimeName("container.runtime.name-val")
+			rb.SetContainerRuntimeVersion("container.runtime.version-val")
+			rb.SetHostID("host.id-val")
+			rb.SetHostName("host.name-val")
+			rb.SetServiceName("service.name-val")
+			rb.SetServiceNamespace("service.namespace-val")
 
 			res := rb.Emit()
 			assert.Equal(t, 0, rb.Emit().Attributes().Len()) // Second call should return empty Resource
 
 			switch tt {
 			case "default":
-				assert.Equal(t, 4, res.Attributes().Len())
+				assert.Equal(t, 11, res.Attributes().Len())
 			case "all_set":
-				assert.Equal(t, 6, res.Attributes().Len())
+				assert.Equal(t, 16, res.Attributes().Len())
 			case "none_set":
 				assert.Equal(t, 0, res.Attributes().Len())
 				return
 			default:
 				assert.Failf(t, "unexpected test case: %s", tt)
+			}
+			containerCommandAttrVal, ok := res.Attributes().Get("container.command")
+			assert.Equal(t, tt == "all_set", ok)
+			if ok {
+				assert.Equal(t, "container.command-val", containerCommandAttrVal.Str())
+			}
+			containerCommandArgsAttrVal, ok := res.Attributes().Get("container.command_args")
+			assert.Equal(t, tt == "all_set", ok)
+			if ok {
+				assert.Equal(t, []any{"container.command_args-item1", "container.command_args-item2"}, containerCommandArgsAttrVal.Slice().AsRaw())
+			}
+			containerCommandLineAttrVal, ok := res.Attributes().Get("container.command_line")
+			assert.Equal(t, tt == "all_set", ok)
+			if ok {
+				assert.Equal(t, "container.command_line-val", containerCommandLineAttrVal.Str())
 			}
 			containerHostnameAttrVal, ok := res.Attributes().Get("container.hostname")
 			assert.Equal(t, tt == "all_set", ok)
@@ -45,7 +70,7 @@ func TestResourceBuilder(t *testing.T) {
 				assert.Equal(t, "container.id-val", containerIDAttrVal.Str())
 			}
 			containerImageIDAttrVal, ok := res.Attributes().Get("container.image.id")
-			assert.Equal(t, tt == "all_set", ok)
+			assert.True(t, ok)
 			if ok {
 				assert.Equal(t, "container.image.id-val", containerImageIDAttrVal.Str())
 			}
@@ -53,6 +78,16 @@ func TestResourceBuilder(t *testing.T) {
 			assert.True(t, ok)
 			if ok {
 				assert.Equal(t, "container.image.name-val", containerImageNameAttrVal.Str())
+			}
+			containerImageRepoDigestsAttrVal, ok := res.Attributes().Get("container.image.repo_digests")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, []any{"container.image.repo_digests-item1", "container.image.repo_digests-item2"}, containerImageRepoDigestsAttrVal.Slice().AsRaw())
+			}
+			containerImageTagsAttrVal, ok := res.Attributes().Get("container.image.tags")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, []any{"container.image.tags-item1", "container.image.tags-item2"}, containerImageTagsAttrVal.Slice().AsRaw())
 			}
 			containerNameAttrVal, ok := res.Attributes().Get("container.name")
 			assert.True(t, ok)
@@ -63,6 +98,31 @@ func TestResourceBuilder(t *testing.T) {
 			assert.True(t, ok)
 			if ok {
 				assert.Equal(t, "container.runtime.name-val", containerRuntimeNameAttrVal.Str())
+			}
+			containerRuntimeVersionAttrVal, ok := res.Attributes().Get("container.runtime.version")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "container.runtime.version-val", containerRuntimeVersionAttrVal.Str())
+			}
+			hostIDAttrVal, ok := res.Attributes().Get("host.id")
+			assert.Equal(t, tt == "all_set", ok)
+			if ok {
+				assert.Equal(t, "host.id-val", hostIDAttrVal.Str())
+			}
+			hostNameAttrVal, ok := res.Attributes().Get("host.name")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "host.name-val", hostNameAttrVal.Str())
+			}
+			serviceNameAttrVal, ok := res.Attributes().Get("service.name")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "service.name-val", serviceNameAttrVal.Str())
+			}
+			serviceNamespaceAttrVal, ok := res.Attributes().Get("service.namespace")
+			assert.True(t, ok)
+			if ok {
+				assert.Equal(t, "service.namespace-val", serviceNamespaceAttrVal.Str())
 			}
 		})
 	}

@@ -95,7 +95,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.DockerlogsrotatingContainersWatched, err = builder.meter.Int64UpDownCounter(
 		"otelcol_dockerlogsrotating_containers_watched",
-		metric.WithDescription("Containers selected by the include and exclude rules and followed by the receiver. [Development]"),
+		metric.WithDescription("Containers selected by the include and exclude rules that have a follower (running, or stopped with lines still to read); stopped containers read to their end are not counted. [Development]"),
 		metric.WithUnit("{container}"),
 	)
 	errs = errors.Join(errs, err)

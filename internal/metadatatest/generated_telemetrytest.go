@@ -72,7 +72,7 @@ func AssertEqualDockerlogsrotatingContainersWaiting(t *testing.T, tt *componentt
 func AssertEqualDockerlogsrotatingContainersWatched(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_dockerlogsrotating_containers_watched",
-		Description: "Containers selected by the include and exclude rules and followed by the receiver. [Development]",
+		Description: "Containers selected by the include and exclude rules that have a follower (running, or stopped with lines still to read); stopped containers read to their end are not counted. [Development]",
 		Unit:        "{container}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
