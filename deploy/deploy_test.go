@@ -84,7 +84,12 @@ func TestComposeAgentGatewayExactlyOnce(t *testing.T) {
 		dockertest.LabelOwner: dockertest.OwnerLabel(),
 		labelDeploy:           id,
 	}
-	hostName := "deploy-test-" + id
+	// host.name is the daemon's own name, also inside the agent's container.
+	info, err := e.Docker(context.Background(), "info", "--format", "{{.Name}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostName := strings.TrimSpace(string(info))
 
 	// 1. The image (and the collector, when it is stale).
 	t.Cleanup(func() {
@@ -146,7 +151,7 @@ func TestComposeAgentGatewayExactlyOnce(t *testing.T) {
 	writeJSON(t, filepath.Join(dir, "docker-compose.test.yml"), override)
 
 	composeArgs := []string{"-p", project, "-f", filepath.Join(root, "deploy", "docker-compose.yml"), "-f", filepath.Join(dir, "docker-compose.test.yml")}
-	composeEnv := []string{"DLR_IMAGE=" + image, "GATEWAY_OUT=" + outDir, "HOST_NAME=" + hostName,
+	composeEnv := []string{"DLR_IMAGE=" + image, "GATEWAY_OUT=" + outDir,
 		"AGENT_HEALTH_PORT=0", "GATEWAY_HEALTH_PORT=0"}
 	dc := func(ctx context.Context, args ...string) ([]byte, error) {
 		full := append(append(append([]string{}, compose[1:]...), composeArgs...), args...)
