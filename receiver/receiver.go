@@ -39,6 +39,12 @@ const (
 	// reopen (see follower.Settings.ReopenTail).
 	reopenTail = 1000
 	maxBatch   = 8192
+	// maxBatchBytes caps a batch's body bytes: with max_log_size, what a
+	// container's batch holds at most is about maxBatchBytes + max_log_size.
+	maxBatchBytes = 4 << 20
+	// deliverGraceNoDeadline is how long Shutdown without a deadline lets
+	// a blocked consumer take the last batches before it cuts them.
+	deliverGraceNoDeadline = 5 * time.Second
 	// slowStreamPause paces slow streams, so that their lines share reads and
 	// ConsumeLogs calls (see follower.Settings.SlowStreamPause).
 	slowStreamPause = 100 * time.Millisecond
@@ -62,6 +68,7 @@ type logsReceiver struct {
 
 	mu       sync.Mutex // guards the fields below, Start against Shutdown
 	cancel   context.CancelFunc
+	abandon  context.CancelFunc // cuts deliveries still waiting on the consumer
 	done     chan struct{}
 	shutdown bool
 }
@@ -119,7 +126,8 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel, r.done = cancel, make(chan struct{})
+	deliver, abandon := context.WithCancel(context.Background())
+	r.cancel, r.abandon, r.done = cancel, abandon, make(chan struct{})
 
 	var mode cursorMode
 	group := follower.NewGroup(ctx, &follower.Settings{
@@ -134,6 +142,8 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 		FirstByteTimeout: r.cfg.FirstByteTimeout,
 		MaxLogSize:       int(r.cfg.MaxLogSize),
 		MaxBatch:         maxBatch,
+		MaxBatchBytes:    maxBatchBytes,
+		Deliver:          deliver,
 		SlowStreamPause:  slowStreamPause,
 		Backoff:          follower.Backoff{Initial: backoffInitial, Max: backoffMax},
 		Store:            store,
@@ -145,7 +155,10 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 	d := &discovery.Discovery{
 		API: api, Matcher: r.matcher, Self: self, Handler: group, Logger: r.set.Logger,
 		Resync: r.cfg.ResyncInterval, Timeout: r.cfg.Timeout,
-		MinBackoff: backoffInitial, MaxBackoff: backoffMax,
+		// Stopped containers have lines to read at startup only from their
+		// saved position, or with start_at beginning.
+		InspectStopped: store != nil || r.cfg.StartAt == StartAtBeginning,
+		MinBackoff:     backoffInitial, MaxBackoff: backoffMax,
 		Connected: func(version string) {
 			m := cursor.ModeForEngine(version)
 			mode.set(m)
@@ -176,20 +189,44 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 func (r *logsReceiver) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	r.shutdown = true
-	cancel, done := r.cancel, r.done
+	cancel, abandon, done := r.cancel, r.abandon, r.done
 	r.mu.Unlock()
 	if cancel == nil {
 		r.telemetry.Shutdown()
 		return nil
 	}
-	cancel()
+	cancel() // stop reading; batches already read are still handed on
+	defer abandon()
+	grace := time.NewTimer(deliverGrace(ctx))
+	defer grace.Stop()
 	select {
 	case <-done:
+	case <-grace.C:
+		// A consumer still blocks: cut those deliveries (their lines are
+		// not committed) and let the followers end.
+		abandon()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("shutdown dockerlogsrotating: %w", ctx.Err())
+		}
 	case <-ctx.Done():
+		abandon()
 		return fmt.Errorf("shutdown dockerlogsrotating: %w", ctx.Err())
 	}
 	r.telemetry.Shutdown()
 	return nil
+}
+
+// deliverGrace is how long Shutdown waits for the consumer to take the last
+// batches: three quarters of the time ctx leaves, so that the followers
+// still end within it once deliveries are cut.
+func deliverGrace(ctx context.Context) time.Duration {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return deliverGraceNoDeadline
+	}
+	return max(time.Until(deadline)*3/4, 0)
 }
 
 // openStore connects to the storage extension named by the storage key.

@@ -309,6 +309,13 @@ func TestRestartCleanShutdownResumesFromTheSavedPosition(t *testing.T) {
 // rstLoadPosition reads a container's saved position from the storage dir.
 func rstLoadPosition(t *testing.T, dir, id string) any {
 	t.Helper()
+	return rstLoadEntry(t, dir, id).Position
+}
+
+// rstLoadEntry reads a container's saved entry from the storage dir; it
+// fails the test when there is none.
+func rstLoadEntry(t *testing.T, dir, id string) checkpoint.Entry {
+	t.Helper()
 	ctx := context.Background()
 	cl, err := storetest.NewFileExtension(dir).GetClient(ctx, component.KindReceiver, rstReceiverID, "")
 	if err != nil {
@@ -319,11 +326,11 @@ func rstLoadPosition(t *testing.T, dir, id string) any {
 		t.Fatal(err)
 	}
 	defer st.Close(ctx)
-	p, ok, err := st.Load(ctx, id)
+	e, ok, err := st.Load(ctx, id)
 	if err != nil || !ok {
-		t.Fatalf("no position saved for the container after a clean shutdown (found %v, error %v)", ok, err)
+		t.Fatalf("no position saved for the container (found %v, error %v)", ok, err)
 	}
-	return p
+	return e
 }
 
 // Environment of TestRestartHelperProcess.

@@ -2,10 +2,10 @@
 // extension, so a restarted collector resumes every container where it
 // stopped.
 //
-// One key per container ("container/<id>") holds its position; an index key
-// lists the containers with the time each was last followed, so entries of
-// containers that are gone are deleted after a retention time even when
-// their removal was never seen.
+// One key per container ("container/<id>") holds its Entry; an index key
+// lists the containers with the time each was last seen, so entries of
+// containers that are gone are deleted even when their removal was never
+// seen, and a restarted collector knows when the previous one last wrote.
 package checkpoint // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
 
 import (
@@ -25,23 +25,30 @@ const (
 	indexKey  = "index"
 )
 
-// Store reads and writes positions. It is safe for concurrent use.
+// Entry is what is kept of one container.
+type Entry struct {
+	cursor.Position
+	// RunRead is the start (Unix ns, daemon clock) of the container's last
+	// run that was read to its end while the container was stopped; 0 when
+	// none was. A container whose current run started later has unread
+	// lines.
+	RunRead int64 `json:"run_read,omitempty"`
+}
+
+// Store reads and writes entries. It is safe for concurrent use.
 type Store struct {
 	client    storage.Client
 	retention time.Duration
 	now       func() time.Time
+	lastWrite time.Time
 
 	mu    sync.Mutex
-	index map[string]int64 // container ID -> unix seconds it was last followed
+	index map[string]int64 // container ID -> unix seconds it was last seen
 }
 
-// Open loads the index and deletes entries not followed for longer than
-// retention.
+// Open loads the index. Nothing is pruned until Reconcile is told which
+// containers exist.
 func Open(ctx context.Context, client storage.Client, retention time.Duration) (*Store, error) {
-	return openAt(ctx, client, retention, time.Now())
-}
-
-func openAt(ctx context.Context, client storage.Client, retention time.Duration, now time.Time) (*Store, error) {
 	s := &Store{client: client, retention: retention, now: time.Now, index: map[string]int64{}}
 	raw, err := client.Get(ctx, indexKey)
 	if err != nil {
@@ -53,33 +60,63 @@ func openAt(ctx context.Context, client storage.Client, retention time.Duration,
 			s.index = map[string]int64{}
 		}
 	}
-	return s, s.prune(ctx, now)
+	var last int64
+	for _, seen := range s.index {
+		last = max(last, seen)
+	}
+	if last > 0 {
+		s.lastWrite = time.Unix(last, 0)
+	}
+	return s, nil
 }
 
-// Load returns the saved position of a container.
-func (s *Store) Load(ctx context.Context, id string) (cursor.Position, bool, error) {
+// LastWrite is when the collector that used the store before this one last
+// wrote to it (to the second; zero for a new store). A container with no
+// entry that started after it started while no collector was running.
+func (s *Store) LastWrite() time.Time { return s.lastWrite }
+
+// IDs lists the containers with an entry.
+func (s *Store) IDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.index))
+	for id := range s.index {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Has reports whether the container has an entry.
+func (s *Store) Has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.index[id]
+	return ok
+}
+
+// Load returns the saved entry of a container.
+func (s *Store) Load(ctx context.Context, id string) (Entry, bool, error) {
 	raw, err := s.client.Get(ctx, keyPrefix+id)
 	if err != nil || raw == nil {
-		return cursor.Position{}, false, err
+		return Entry{}, false, err
 	}
-	var p cursor.Position
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return cursor.Position{}, false, fmt.Errorf("decode saved position of %s: %w", id, err)
+	var e Entry
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return Entry{}, false, fmt.Errorf("decode saved position of %s: %w", id, err)
 	}
-	return p, true, nil
+	return e, true, nil
 }
 
-// Save writes positions (container ID -> position) and the index in one
-// batch.
-func (s *Store) Save(ctx context.Context, positions map[string]cursor.Position) error {
-	if len(positions) == 0 {
+// Save writes entries (container ID -> entry) and the index in one batch.
+func (s *Store) Save(ctx context.Context, entries map[string]Entry) error {
+	if len(entries) == 0 {
 		return nil
 	}
-	ops := make([]*storage.Operation, 0, len(positions)+1)
+	ops := make([]*storage.Operation, 0, len(entries)+1)
 	now := s.now().Unix()
 	s.mu.Lock()
-	for id, p := range positions {
-		raw, err := json.Marshal(p)
+	for id, e := range entries {
+		raw, err := json.Marshal(e)
 		if err != nil {
 			s.mu.Unlock()
 			return fmt.Errorf("encode position of %s: %w", id, err)
@@ -99,7 +136,7 @@ func (s *Store) Save(ctx context.Context, positions map[string]cursor.Position) 
 	return nil
 }
 
-// Delete removes the positions of containers that no longer exist.
+// Delete removes the entries of containers that no longer exist.
 func (s *Store) Delete(ctx context.Context, ids ...string) error {
 	s.mu.Lock()
 	ops := make([]*storage.Operation, 0, len(ids)+1)
@@ -113,23 +150,44 @@ func (s *Store) Delete(ctx context.Context, ids ...string) error {
 		return err
 	}
 	ops = append(ops, storage.SetOperation(indexKey, idx))
-	return s.client.Batch(ctx, ops...)
+	if err := s.client.Batch(ctx, ops...); err != nil {
+		return fmt.Errorf("delete positions: %w", err)
+	}
+	return nil
 }
 
-func (s *Store) prune(ctx context.Context, now time.Time) error {
-	cutoff := now.Add(-s.retention).Unix()
-	var old []string
+// Reconcile applies a full listing of the daemon's containers: entries of
+// containers that no longer exist are deleted; those of selected
+// containers are marked seen now, however long they stayed quiet; those of
+// containers that exist but are no longer selected are kept for the
+// retention time since they were last seen.
+func (s *Store) Reconcile(ctx context.Context, exists, selected func(id string) bool) error {
+	now := s.now().Unix()
+	cutoff := s.now().Add(-s.retention).Unix()
+	var gone []string
 	s.mu.Lock()
 	for id, seen := range s.index {
-		if seen < cutoff {
-			old = append(old, id)
+		switch {
+		case !exists(id) || (!selected(id) && seen < cutoff):
+			gone = append(gone, id)
+		case selected(id):
+			s.index[id] = now
 		}
 	}
 	s.mu.Unlock()
-	if len(old) == 0 {
-		return nil
+	if len(gone) > 0 {
+		return s.Delete(ctx, gone...) // writes the touched index too
 	}
-	return s.Delete(ctx, old...)
+	s.mu.Lock()
+	idx, err := json.Marshal(s.index)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := s.client.Set(ctx, indexKey, idx); err != nil {
+		return fmt.Errorf("save position index: %w", err)
+	}
+	return nil
 }
 
 // Close closes the storage client.

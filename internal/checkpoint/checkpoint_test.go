@@ -64,9 +64,14 @@ func TestSaveLoadDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !s.LastWrite().IsZero() {
+		t.Fatalf("a new store was last written at %v", s.LastWrite())
+	}
 	p := cursor.Position{Since: 5, Skip: 2, Anchor: cursor.Fingerprint{Timestamp: 5, Stream: 1, Len: 3, CRC: 9}, SkipLines: 1, MaxTimestamp: 7,
 		Discarding: [2]cursor.Discard{{}, {On: true, Timestamp: 6}}}
-	if err := s.Save(ctx, map[string]cursor.Position{"a": p, "b": {Since: 1}}); err != nil {
+	e := Entry{Position: p, RunRead: 42}
+	s.now = func() time.Time { return time.Unix(1_000_000, 0) }
+	if err := s.Save(ctx, map[string]Entry{"a": e, "b": {Position: cursor.Position{Since: 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	// A new Store over the same data (a restarted collector) sees it.
@@ -74,9 +79,15 @@ func TestSaveLoadDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got := s2.LastWrite(); !got.Equal(time.Unix(1_000_000, 0)) {
+		t.Fatalf("LastWrite = %v, want the time of the last save", got)
+	}
+	if !s2.Has("a") || s2.Has("missing") {
+		t.Fatal("Has does not match what was saved")
+	}
 	got, ok, err := s2.Load(ctx, "a")
-	if err != nil || !ok || got != p {
-		t.Fatalf("Load = %+v, %v, %v; want %+v", got, ok, err, p)
+	if err != nil || !ok || got != e {
+		t.Fatalf("Load = %+v, %v, %v; want %+v", got, ok, err, e)
 	}
 	if _, ok, _ := s2.Load(ctx, "missing"); ok {
 		t.Fatal("a missing container has a position")
@@ -92,26 +103,61 @@ func TestSaveLoadDelete(t *testing.T) {
 	}
 }
 
-func TestOpenPrunesContainersNotFollowedForTheRetention(t *testing.T) {
+// A position saved before entries had RunRead still loads.
+func TestLoadsPositionsOfEarlierVersions(t *testing.T) {
+	ctx := context.Background()
+	mem := newMem()
+	mem.data[keyPrefix+"a"] = []byte(`{"since":5,"skip":2,"anchor":{"ts":5,"s":1,"n":3,"c":9},"max_ts":7}`)
+	mem.data[indexKey] = []byte(`{"a":1000}`)
+	s, err := Open(ctx, mem, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := s.Load(ctx, "a")
+	want := Entry{Position: cursor.Position{Since: 5, Skip: 2, Anchor: cursor.Fingerprint{Timestamp: 5, Stream: 1, Len: 3, CRC: 9}, MaxTimestamp: 7}}
+	if err != nil || !ok || got != want {
+		t.Fatalf("Load = %+v, %v, %v; want %+v", got, ok, err, want)
+	}
+}
+
+// Reconcile deletes the entries of containers that are gone, keeps those of
+// selected containers however long they were quiet, and prunes those of
+// containers no longer selected after the retention.
+func TestReconcileCountsPresenceNotSilence(t *testing.T) {
 	ctx := context.Background()
 	mem := newMem()
 	s, _ := Open(ctx, mem, time.Hour)
 	s.now = func() time.Time { return time.Unix(1_000_000, 0) }
-	_ = s.Save(ctx, map[string]cursor.Position{"old": {Since: 1}})
+	for _, id := range []string{"quiet", "gone", "unselected-old"} {
+		_ = s.Save(ctx, map[string]Entry{id: {Position: cursor.Position{Since: 1}}})
+	}
 	s.now = func() time.Time { return time.Unix(1_000_000+3000, 0) }
-	_ = s.Save(ctx, map[string]cursor.Position{"recent": {Since: 2}})
+	_ = s.Save(ctx, map[string]Entry{"unselected-recent": {Position: cursor.Position{Since: 2}}})
 
-	// Two hours after "old" was last followed, one after "recent".
-	later := time.Unix(1_000_000+3600+1800, 0)
-	reopened, err := openAt(ctx, mem, time.Hour, later)
+	later := time.Unix(1_000_000+3600+1800, 0) // 1.5 h after the first three, 40 min after the last
+	reopened, err := Open(ctx, mem, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := reopened.Load(ctx, "old"); ok {
-		t.Fatal("a position older than the retention was kept")
+	if !reopened.Has("quiet") {
+		t.Fatal("Open pruned before knowing which containers exist")
 	}
-	if _, ok, _ := reopened.Load(ctx, "recent"); !ok {
-		t.Fatal("a recent position was pruned")
+	reopened.now = func() time.Time { return later }
+	exists := func(id string) bool { return id != "gone" }
+	selected := func(id string) bool { return id == "quiet" }
+	if err := reopened.Reconcile(ctx, exists, selected); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]bool{"quiet": true, "gone": false, "unselected-old": false, "unselected-recent": true} {
+		if _, ok, _ := reopened.Load(ctx, id); ok != want {
+			t.Errorf("%s: kept %v, want %v", id, ok, want)
+		}
+	}
+	// The quiet one was seen now: a collector opening the store later sees
+	// that time, and the retention counts from it.
+	again, _ := Open(ctx, mem, time.Hour)
+	if got := again.LastWrite(); !got.Equal(later) {
+		t.Fatalf("LastWrite after Reconcile = %v, want %v", got, later)
 	}
 }
 
@@ -120,7 +166,7 @@ func TestStorageErrorsAreReturned(t *testing.T) {
 	mem := newMem()
 	s, _ := Open(ctx, mem, time.Hour)
 	mem.fail = errors.New("disk full")
-	if err := s.Save(ctx, map[string]cursor.Position{"a": {}}); err == nil {
+	if err := s.Save(ctx, map[string]Entry{"a": {}}); err == nil {
 		t.Fatal("save error swallowed")
 	}
 	if _, err := Open(ctx, mem, time.Hour); err == nil {

@@ -81,6 +81,11 @@ func (t *Tracker) Observe(ts int64, stream uint8, partial bool, payload []byte) 
 // again: they are already counted.
 func (t *Tracker) LineDone() { t.linesSinceQ++ }
 
+// ForgetLines drops the count of lines completed after the last settled
+// point: a replay that found a gap does not rebuild them, and the lines the
+// stream completes from now on are counted afresh.
+func (t *Tracker) ForgetLines() { t.linesSinceQ = 0 }
+
 // Settle marks the point after the last observed message as resumable: no
 // line is half assembled there. discarding says which streams are dropping
 // the rest of a truncated line.

@@ -277,6 +277,16 @@ func (r *Reader) nextRaw(f *Frame) error {
 	default: // aborted: the leftover is not known to be complete
 		return r.fail(err, "")
 	}
+	if ok {
+		if k := r.nextStampAt(f.Payload, ts); k >= 0 {
+			// A run that ended without '\n' left its last text as a
+			// partial message, and the raw stream puts the next message
+			// (the next run's) right behind it.
+			f.Payload = f.Payload[:k:k]
+			f.Partial = true
+			n = plen + k
+		}
+	}
 	r.r += n
 	r.off += int64(n)
 	f.Stream, f.Timestamp, f.BadTimestamp = Stdout, ts, !ok
@@ -286,6 +296,29 @@ func (r *Reader) nextRaw(f *Frame) error {
 	}
 	return nil
 }
+
+// nextStampAt returns where in a TTY message's payload the daemon's next
+// message begins, or -1: a timestamp prefix in Docker's fixed format,
+// stamped after ts. Text a program writes rarely holds one, and then it is
+// stamped before the daemon read it: ts, the daemon's stamp, is later.
+func (r *Reader) nextStampAt(p []byte, ts int64) int {
+	for i := 0; ; {
+		j := bytes.Index(p[i:], stampEnd)
+		if j < 0 {
+			return -1
+		}
+		j += i
+		if start := j + 1 - fixedLen; start >= 0 {
+			if next, ok := r.ts.parse(p[start : j+1]); ok && next > ts {
+				return start
+			}
+		}
+		i = j + len(stampEnd)
+	}
+}
+
+// stampEnd ends a fixed-format timestamp prefix: "...000000000Z ".
+var stampEnd = []byte("Z ")
 
 // findNewline buffers bytes until buf[r.r+from:r.r+to] holds a '\n' or is
 // complete, and returns the '\n' index relative to r.r, or -1. The error is
@@ -321,6 +354,16 @@ func (r *Reader) ensure(n int) error {
 		r.fill()
 	}
 	return nil
+}
+
+// Shrink gives back a buffer that a long message grew beyond keep bytes,
+// when nothing is buffered: a stream that has gone quiet should not hold
+// the memory of its longest message.
+func (r *Reader) Shrink(keep int) {
+	if r.r == r.w && len(r.buf) > keep {
+		r.buf = make([]byte, min(initialBufSize, r.limit))
+		r.r, r.w = 0, 0
+	}
 }
 
 // makeRoom makes buf[r.r:] at least n bytes long, moving unread bytes to the

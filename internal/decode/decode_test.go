@@ -210,6 +210,22 @@ func TestRawReader(t *testing.T) {
 			wantErr: io.EOF,
 		},
 		{
+			// A TTY run that ended mid-line ("prompt> "), then the next
+			// run's first line: two messages, the first a partial.
+			name:    "unfinished line of an ended run, then the next run",
+			in:      ts + "prompt> " + ts1 + " next\r\n",
+			want:    []result{part(ok("prompt> ")), {TS: ns1, Stream: Stdout, Payload: "next\r"}},
+			wantErr: io.EOF,
+		},
+		{
+			// A program's own text with a timestamp of that format stamped
+			// no later than the message stays in the line.
+			name:    "a timestamp in the text is not a message",
+			in:      ts + "at " + ts0 + " done\n",
+			want:    []result{ok("at " + ts0 + " done")},
+			wantErr: io.EOF,
+		},
+		{
 			name:    "newline-only final part",
 			in:      ts + a16k + ts + "\n",
 			want:    []result{part(ok(a16k)), ok("")},
@@ -416,5 +432,27 @@ func TestBuffered(t *testing.T) {
 	r.Next()
 	if r.Buffered() != 0 {
 		t.Fatalf("Buffered() = %d after the last frame", r.Buffered())
+	}
+}
+
+// TestShrink: once a long frame was read and nothing is buffered, Shrink
+// gives the grown buffer back, and reading goes on.
+func TestShrink(t *testing.T) {
+	long := strings.Repeat("x", 200_000)
+	// A read never crosses the two readers: the first frame drains the buffer.
+	r := NewMuxReader(io.MultiReader(bytes.NewReader(frame(1, ts0+" "+long+"\n")), bytes.NewReader(frame(1, ts0+" short\n"))), 0)
+	f, err := r.Next()
+	if err != nil || len(f.Payload) != len(long) {
+		t.Fatalf("first frame: %d bytes, %v", len(f.Payload), err)
+	}
+	if r.Buffered() != 0 || len(r.buf) <= 64<<10 {
+		t.Fatalf("want a drained, grown buffer: %d buffered of %d", r.Buffered(), len(r.buf))
+	}
+	r.Shrink(64 << 10)
+	if len(r.buf) > 64<<10 {
+		t.Fatalf("buffer of %d bytes kept", len(r.buf))
+	}
+	if f, err := r.Next(); err != nil || string(f.Payload) != "short" {
+		t.Fatalf("after Shrink: %q, %v", f.Payload, err)
 	}
 }

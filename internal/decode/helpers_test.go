@@ -15,6 +15,11 @@ const ts0 = "2024-05-06T07:08:09.123456789Z"
 
 var ns0 = time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC).UnixNano()
 
+// ts1 is a later timestamp (the next run of a container), ns1 its value.
+const ts1 = "2024-05-06T07:08:12.000000001Z"
+
+var ns1 = time.Date(2024, 5, 6, 7, 8, 12, 1, time.UTC).UnixNano()
+
 // frame encodes one stdcopy frame.
 func frame(stream byte, payload string) []byte {
 	b := make([]byte, headerLen, headerLen+len(payload))

@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
 	"go.uber.org/zap"
@@ -26,8 +28,14 @@ type Handler interface {
 	Upsert(c docker.Container, atStartup bool)
 	// Remove reports that a container no longer exists.
 	Remove(id string)
-	// IDs lists the containers the handler knows.
+	// IDs lists the containers the handler knows, followed or not.
 	IDs() []string
+	// Followed reports whether a container's log is being read now, and
+	// the container's name as the follower knows it.
+	Followed(id string) (name string, ok bool)
+	// Listed reports a complete listing: which containers exist, and which
+	// of them are selected.
+	Listed(exists, selected func(id string) bool)
 }
 
 // Discovery watches one daemon.
@@ -52,6 +60,11 @@ type Discovery struct {
 	Status func(err error)
 	// Failed counts connection failures (error.type=connect).
 	Failed func()
+	// InspectStopped makes the first listing inspect the selected
+	// containers that are not running too (they may hold lines to read: a
+	// saved position, start_at beginning). Otherwise the listing alone
+	// tells they are not running, and they cost nothing until they start.
+	InspectStopped bool
 
 	lastEvent int64 // TimeNano of the newest event handled
 	listed    bool  // the first listing is done
@@ -165,48 +178,100 @@ func (d *Discovery) event(ctx context.Context, m events.Message) {
 	}
 }
 
-// resync lists the running containers and reconciles the handler with them.
+// resync lists every container and reconciles the handler with the list.
+// Only containers whose state the handler cannot know are inspected: a
+// running one it does not follow (a start event was missed, or this is the
+// first listing), a stopped one it still follows, and at the first listing
+// stopped ones when InspectStopped says so.
 func (d *Discovery) resync(ctx context.Context) error {
+	began := time.Now()
 	lctx, cancel := context.WithTimeout(ctx, d.Timeout)
-	list, err := d.API.ContainerList(lctx, client.ContainerListOptions{})
+	list, err := d.API.ContainerList(lctx, client.ContainerListOptions{All: true})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("list containers: %w", err)
 	}
 	atStartup := !d.listed
-	running := make(map[string]bool, len(list.Items))
+	exists := make(map[string]bool, len(list.Items))
+	selected := make(map[string]bool, len(list.Items))
+	inspected := 0
 	for _, s := range list.Items {
-		running[s.ID] = true
-		d.inspect(ctx, s.ID, atStartup)
-	}
-	// Known containers that are no longer running: stopped or removed.
-	for _, id := range d.Handler.IDs() {
-		if !running[id] {
-			d.inspect(ctx, id, false)
+		exists[s.ID] = true
+		running := s.State == container.StateRunning
+		name, following := d.Handler.Followed(s.ID)
+		switch {
+		case following:
+			selected[s.ID] = true
+			if !running || name != summaryCandidate(s).Name {
+				// It stopped, or a rename event was missed: tell its
+				// follower.
+				inspected++
+				d.inspect(ctx, s.ID, false)
+			}
+		case !d.Matcher.Match(summaryCandidate(s)):
+			// The inspect below matches again on the full information.
+		case running:
+			inspected++
+			selected[s.ID] = d.inspect(ctx, s.ID, atStartup)
+		case atStartup && d.InspectStopped && s.State != container.StateCreated:
+			inspected++
+			selected[s.ID] = d.inspect(ctx, s.ID, true)
+		default:
+			selected[s.ID] = !d.Self.IsID(s.ID)
 		}
+	}
+	for _, id := range d.Handler.IDs() {
+		if !exists[id] {
+			d.Handler.Remove(id)
+		}
+	}
+	d.Handler.Listed(func(id string) bool { return exists[id] }, func(id string) bool { return selected[id] })
+	if atStartup {
+		n := 0
+		for _, ok := range selected {
+			if ok {
+				n++
+			}
+		}
+		d.Logger.Info("first container listing reconciled",
+			zap.Int("containers", len(list.Items)), zap.Int("selected", n),
+			zap.Int("inspected", inspected), zap.Duration("duration", time.Since(began)))
 	}
 	d.listed = true
 	return nil
 }
 
-// inspect reads one container and reports it if selected.
-func (d *Discovery) inspect(ctx context.Context, id string, atStartup bool) {
+// summaryCandidate is what the listing says of a container, for a first
+// match without inspecting it.
+func summaryCandidate(s container.Summary) match.Candidate {
+	name := ""
+	if len(s.Names) > 0 {
+		name = strings.TrimPrefix(s.Names[0], "/")
+	}
+	return match.Candidate{Name: name, Image: s.Image, Labels: s.Labels}
+}
+
+// inspect reads one container and reports it if selected; it reports
+// whether it was.
+func (d *Discovery) inspect(ctx context.Context, id string, atStartup bool) bool {
 	ictx, cancel := context.WithTimeout(ctx, d.Timeout)
 	res, err := d.API.ContainerInspect(ictx, id, client.ContainerInspectOptions{})
 	cancel()
 	if cerrdefs.IsNotFound(err) {
 		d.Handler.Remove(id)
-		return
+		return false
 	}
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			d.Logger.Debug("inspect container", zap.String("container.id", id), zap.Error(err))
 		}
-		return
+		_, following := d.Handler.Followed(id)
+		return following
 	}
 	c := docker.ContainerFromInspect(res.Container)
 	if d.Self.Is(c) || !d.Matcher.Match(match.Candidate{Name: c.Name, Image: c.Image, Labels: c.Labels}) {
-		return
+		return false
 	}
 	d.Handler.Upsert(c, atStartup)
+	return true
 }

@@ -424,6 +424,26 @@ func TestPeriodicResync(t *testing.T) {
 		t.Errorf("%v: want running, not at startup", e)
 	}
 
+	// A rename the event stream missed is caught by the listing; a followed
+	// container that did not change is not inspected again.
+	fd.Rename(web, "web-renamed")
+	r.wait(t, "web renamed", func(l []rec) bool {
+		return index(l, 1, func(e rec) bool { return isUpsert(web)(e) && e.c.Name == "web-renamed" }) >= 0
+	})
+	inspects := len(fd.RequestsTo("/containers/" + web + "/json"))
+	if inspects == 0 {
+		t.Fatal("no inspect of web recorded")
+	}
+	listed := r.listings()
+	for deadline := time.Now().Add(10 * time.Second); r.listings() < listed+3; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no three listings within 10 s")
+		}
+	}
+	if n := len(fd.RequestsTo("/containers/" + web + "/json")); n != inspects {
+		t.Errorf("%d more inspects of an unchanged followed container over 3 listings", n-inspects)
+	}
+
 	fd.Stop(web)
 	r.wait(t, "web stopped", func(l []rec) bool {
 		return index(l, 1, func(e rec) bool { return isUpsert(web)(e) && !e.c.Running }) >= 0

@@ -51,12 +51,14 @@ func (r rec) String() string {
 type recorder struct {
 	mu      sync.Mutex
 	log     []rec
-	known   map[string]bool
+	known   map[string]bool // ID -> running, as last upserted
+	names   map[string]string
+	listed  int
 	changed chan struct{}
 }
 
 func newRecorder() *recorder {
-	return &recorder{known: map[string]bool{}, changed: make(chan struct{})}
+	return &recorder{known: map[string]bool{}, names: map[string]string{}, changed: make(chan struct{})}
 }
 
 func (r *recorder) add(e rec) {
@@ -64,7 +66,8 @@ func (r *recorder) add(e rec) {
 	defer r.mu.Unlock()
 	switch e.kind {
 	case "upsert":
-		r.known[e.c.ID] = true
+		r.known[e.c.ID] = e.c.Running
+		r.names[e.c.ID] = e.c.Name
 	case "remove":
 		delete(r.known, e.id)
 	}
@@ -86,6 +89,26 @@ func (r *recorder) IDs() []string {
 	}
 	return ids
 }
+
+// Followed treats a container as followed while it was last seen running.
+func (r *recorder) Followed(id string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.names[id], r.known[id]
+}
+
+func (r *recorder) Listed(exists, selected func(string) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.listed++
+}
+
+func (r *recorder) listings() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.listed
+}
+
 func (r *recorder) connected(v string) { r.add(rec{kind: "connected", version: v}) }
 func (r *recorder) status(err error)   { r.add(rec{kind: "status", err: err}) }
 func (r *recorder) failed()            { r.add(rec{kind: "failed"}) }

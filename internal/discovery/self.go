@@ -77,3 +77,6 @@ func (s SelfID) Is(c docker.Container) bool {
 	}
 	return s.hostname != "" && strings.HasPrefix(c.ID, s.hostname) && c.Hostname == s.hostname
 }
+
+// IsID reports whether id is one of the collector's own container IDs.
+func (s SelfID) IsID(id string) bool { return s.ids[id] }

@@ -21,6 +21,8 @@ type Container struct {
 	Running  bool
 	// StartedAt is when the current (or last) run started, by the daemon's clock.
 	StartedAt time.Time
+	// FinishedAt is when the last run ended (zero while the first runs).
+	FinishedAt time.Time
 	// LogDriver is the configured logging driver, e.g. json-file.
 	LogDriver string
 	// Command is what the container runs: its entrypoint and command
@@ -46,8 +48,11 @@ func ContainerFromInspect(r container.InspectResponse) Container {
 		}
 	}
 	if st := r.State; st != nil {
-		c.Running = st.Running
+		// A container waiting to be restarted is Running and Restarting
+		// for the daemon, but no process writes to its log.
+		c.Running = st.Running && !st.Restarting
 		c.StartedAt, _ = time.Parse(time.RFC3339Nano, st.StartedAt)
+		c.FinishedAt, _ = time.Parse(time.RFC3339Nano, st.FinishedAt)
 	}
 	if hc := r.HostConfig; hc != nil {
 		c.LogDriver = hc.LogConfig.Type

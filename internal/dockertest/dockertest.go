@@ -226,6 +226,8 @@ type RunOptions struct {
 	LogDriver string
 	// LogOpts, e.g. {"max-size": "10k", "max-file": "3"}.
 	LogOpts map[string]string
+	// Restart is the restart policy (docker run --restart), e.g. "always".
+	Restart string
 }
 
 // Container is a loggen container started by Engine.Run.
@@ -265,6 +267,9 @@ func (e *Engine) Run(t testing.TB, o RunOptions) *Container {
 	}
 	if o.LogDriver != "" {
 		args = append(args, "--log-driver", o.LogDriver)
+	}
+	if o.Restart != "" {
+		args = append(args, "--restart", o.Restart)
 	}
 	for _, k := range sortedKeys(o.LogOpts) {
 		args = append(args, "--log-opt", k+"="+o.LogOpts[k])

@@ -311,8 +311,10 @@ func TestRunReturnsErrUnsupported(t *testing.T) {
 	if err := f.Run(ctx, nil); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("Run: %v, want ErrUnsupported", err)
 	}
-	if f.Committed() != nil {
-		t.Error("Committed set without a batch")
+	// The start position is committed at once (a restart resumes there);
+	// nothing was read, so it never moved.
+	if p := f.Committed(); p == nil || *p != (cursor.Position{}) {
+		t.Errorf("Committed %v, want the start position", p)
 	}
 }
 
@@ -439,8 +441,8 @@ func TestCommittedAfterAccept(t *testing.T) {
 				t.Fatal("the follower did not offer a batch")
 			}
 		}
-		if p := f.Committed(); p != nil {
-			t.Fatalf("Committed %+v while the consumer refuses", *p)
+		if p := f.Committed(); p == nil || *p != (cursor.Position{}) {
+			t.Fatalf("Committed %+v while the consumer refuses, want the start position", p)
 		}
 		accept.Store(true)
 		h.waitRecords(3)
@@ -457,14 +459,15 @@ func TestCommittedAfterAccept(t *testing.T) {
 				break
 			}
 		}
+		start := cursor.Position{}
 		for _, cl := range calls[:len(calls)-1] {
-			if cl.committed != nil && !cl.accepted {
-				t.Errorf("a refused call saw Committed %+v", *cl.committed)
+			if !cl.accepted && (cl.committed == nil || *cl.committed != start) {
+				t.Errorf("a refused call saw Committed %+v, want the start position", cl.committed)
 			}
 		}
 		mu.Unlock()
-		if firstAccepted == nil || firstAccepted.committed != nil {
-			t.Errorf("the first accepted batch was offered with Committed already set: %+v", firstAccepted)
+		if firstAccepted == nil || firstAccepted.committed == nil || *firstAccepted.committed != start {
+			t.Errorf("the first accepted batch was offered with Committed past the start position: %+v", firstAccepted)
 		}
 		if last.committed == nil {
 			t.Fatal("Committed still nil after a batch was accepted")

@@ -58,8 +58,17 @@ type Settings struct {
 	IdleTimeout, FirstByteTimeout time.Duration
 	// MaxLogSize truncates longer lines.
 	MaxLogSize int
-	// MaxBatch caps the records of one ConsumeLogs call.
-	MaxBatch int
+	// MaxBatch caps the records of one ConsumeLogs call, and MaxBatchBytes
+	// their body bytes (0: no byte cap): a batch is handed on when either
+	// is reached, so a follower's batch never holds much more than
+	// MaxBatchBytes + MaxLogSize.
+	MaxBatch      int
+	MaxBatchBytes int
+	// Deliver is the context batches are handed to the consumer with. The
+	// receiver cancels it when shutdown can wait no longer for a consumer
+	// that blocks; a batch it cuts is not committed. nil: delivery is never
+	// cut.
+	Deliver context.Context
 	// SlowStreamPause paces slow streams: one that sent less than paceBytes
 	// per SlowStreamPause pauses this long after a read that waited for the
 	// daemon, so its lines come a few per read and ConsumeLogs instead of
@@ -75,7 +84,7 @@ type Settings struct {
 	// Store, when set, keeps positions across collector restarts.
 	Store *checkpoint.Store
 
-	commit func(id string, p cursor.Position) // set by the Group
+	commit func(id string, e checkpoint.Entry) // set by the Group
 }
 
 // Backoff is a capped exponential backoff.
@@ -98,6 +107,7 @@ type outcome struct {
 	reason string // an enum value of the reason attribute
 	err    error
 	data   bool // the stream delivered at least one message
+	fresh  bool // one past the replay, that is not read before
 }
 
 // Follower reads one container's log for as long as the container exists.
@@ -105,7 +115,6 @@ type Follower struct {
 	set  *Settings
 	id   string
 	info atomic.Pointer[docker.Container]
-	wake chan struct{} // the container started, restarted or changed
 	// resourceChanged asks the Run goroutine to rebuild the resource.
 	resourceChanged atomic.Bool
 
@@ -127,20 +136,21 @@ type Follower struct {
 	// dropped counts records rejected permanently since droppedLogged.
 	dropped       int64
 	droppedLogged time.Time
-	// drainedRun is the StartedAt of the last stopped run read once more
-	// after its follow stream ended.
-	drainedRun time.Time
 	// tailMisses counts the tail windows in a row that did not reach back
 	// to the position; each makes the next window larger.
 	tailMisses int
 	// missedAt is the first message of the last window that missed.
 	missedAt cursor.Fingerprint
+	// gapAt is the last position whose replay found a gap; the tracker
+	// rewinds to it until a settled point follows the gap.
+	gapAt cursor.Position
 	// pauses counts the waits of a paced stream (read by tests).
 	pauses int
 	// readRun is the StartedAt of the last run read to its end (a stream
-	// ended by EOF): a stopped container whose latest run started later
-	// still has lines to read (it ran and exited between two looks), and
-	// so does one whose stream a rotation or an error cut.
+	// of the stopped container ended by EOF): a stopped container whose
+	// latest run started later still has lines to read (it ran and exited
+	// between two looks), and so does one whose stream a rotation or an
+	// error cut.
 	readRun time.Time
 }
 
@@ -151,11 +161,17 @@ type Start struct {
 	// AtEnd skips everything the container logged before the follower
 	// starts: the daemon is asked for the last message first.
 	AtEnd bool
+	// RunRead is the start (Unix ns) of the last run already read to its
+	// end, 0 if none.
+	RunRead int64
 }
 
 // New creates a follower for c.
 func New(set *Settings, c docker.Container, start Start) *Follower {
-	f := &Follower{set: set, id: c.ID, wake: make(chan struct{}, 1), start: start}
+	f := &Follower{set: set, id: c.ID, start: start}
+	if start.RunRead != 0 {
+		f.readRun = time.Unix(0, start.RunRead)
+	}
 	f.info.Store(&c)
 	f.asm = line.Assembler{MaxSize: set.MaxLogSize, TrimCR: c.TTY}
 	f.out = batch.New(set.ScopeName, set.ScopeVersion)
@@ -163,16 +179,13 @@ func New(set *Settings, c docker.Container, start Start) *Follower {
 	return f
 }
 
-// Update gives the follower fresh container information and wakes it.
+// Update gives the follower fresh container information; its next stream
+// uses it.
 func (f *Follower) Update(c docker.Container) {
 	old := f.info.Swap(&c)
 	if old == nil || old.Name != c.Name || old.Image != c.Image {
 		// The resource is read by the Run goroutine at its next batch.
 		f.resourceChanged.Store(true)
-	}
-	select {
-	case f.wake <- struct{}{}:
-	default:
 	}
 }
 
@@ -184,8 +197,30 @@ func (f *Follower) Committed() *cursor.Position { return f.committed.Load() }
 // be read back through the API (HTTP 501).
 var ErrUnsupported = errors.New("the container's logging driver does not support reading")
 
-// Run follows the container until ctx ends or the container is gone. It
-// returns ErrUnsupported when the log cannot be read at all.
+// errRunRead ends a follower whose container is stopped and whose run was
+// read to its end: until it starts again, its entry is all there is to
+// keep.
+var errRunRead = errors.New("the container's run was read to its end")
+
+// entry is what is kept of the container once its follower returned.
+func (f *Follower) entry() checkpoint.Entry {
+	e := checkpoint.Entry{RunRead: runNanos(f.readRun)}
+	if p := f.committed.Load(); p != nil {
+		e.Position = *p
+	}
+	return e
+}
+
+func runNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// Run follows the container until ctx ends, the container is gone, or it is
+// stopped and its run was read to its end (errRunRead). It returns
+// ErrUnsupported when the log cannot be read at all.
 func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 	tel := f.set.Telemetry
 	var slot *pool.Slot
@@ -205,6 +240,9 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 		p, err := f.startPosition(ctx)
 		if err == nil {
 			f.tracker = cursor.NewTracker(f.set.Mode(), p)
+			// Saved at once: a collector restarted before this container
+			// logs anything resumes here, not at start_at.
+			f.commit(p)
 			break
 		}
 		if cerrdefs.IsNotImplemented(err) {
@@ -222,15 +260,12 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 	for ctx.Err() == nil {
 		c := f.info.Load()
 		if !c.Running && !c.StartedAt.After(f.readRun) {
-			release()
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-gone:
-				return nil
-			case <-f.wake:
-				continue
-			}
+			return errRunRead
+		}
+		select {
+		case <-gone:
+			return nil
+		default:
 		}
 		if wait > 0 {
 			release()
@@ -269,7 +304,21 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 				tel.DockerlogsrotatingPoolWait.Record(ctx, waited.Seconds())
 			}
 		case "eof":
-			f.readRun = c.StartedAt
+			if !c.Running {
+				// The whole log of a stopped container was read: its run
+				// is over, and a line it left unfinished never ends.
+				switch stopped, err := f.confirmStopped(ctx, *c); {
+				case err != nil:
+					wait = f.set.Backoff.next(wait)
+				case stopped:
+					f.readRun = c.StartedAt
+					f.flushPending(ctx)
+					wait = 0
+				default: // it runs again: follow it
+					wait = 0
+				}
+				continue
+			}
 			next, stop := f.afterEOF(ctx, *c, o)
 			if stop {
 				return nil
@@ -290,15 +339,15 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 	return nil
 }
 
-// afterEOF decides what follows a stream that ended on its own: the
-// container stopped (wait for it to start again), restarted (reopen now),
-// or still runs (the daemon ended the stream: reopen with backoff unless it
-// delivered data). It returns how to compute the next backoff.
+// afterEOF decides what follows a follow stream that ended on its own: the
+// container stopped (read its log once more without following: a follow
+// stream of Engines before 23 can end before the run's last messages),
+// restarted (reopen now), or still runs (the daemon ended the stream:
+// reopen with backoff unless it delivered new data). It returns how to
+// compute the next backoff.
 func (f *Follower) afterEOF(ctx context.Context, prev docker.Container, o outcome) (func(time.Duration) time.Duration, bool) {
 	cur := f.info.Load()
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	res, err := f.set.API.ContainerInspect(rctx, f.id, client.ContainerInspectOptions{})
-	cancel()
+	c, err := f.inspect(ctx)
 	switch {
 	case cerrdefs.IsNotFound(err):
 		f.flushPending(ctx)
@@ -306,17 +355,8 @@ func (f *Follower) afterEOF(ctx context.Context, prev docker.Container, o outcom
 	case err != nil:
 		return f.set.Backoff.next, false
 	}
-	c := docker.ContainerFromInspect(res.Container)
-	switch {
-	case !c.Running && !f.drainedRun.Equal(prev.StartedAt):
-		// The run is over, but a follow stream of Engines before 23 can
-		// end before it sent the run's last messages: read the stopped
-		// container once more from the position (history, then EOF).
-		f.drainedRun = prev.StartedAt
-		f.readRun = time.Time{}
-	case !c.Running || !c.StartedAt.Equal(prev.StartedAt):
-		// That run is over and read: a line it left unfinished never
-		// gets its end.
+	if c.Running && !c.StartedAt.Equal(prev.StartedAt) {
+		// That run is over: a line it left unfinished never gets its end.
 		f.flushPending(ctx)
 	}
 	if !f.info.CompareAndSwap(cur, &c) {
@@ -324,10 +364,44 @@ func (f *Follower) afterEOF(ctx context.Context, prev docker.Container, o outcom
 		// container restarted meanwhile): it wins.
 		c = *f.info.Load()
 	}
-	if c.Running && !o.data {
+	if c.Running && !o.fresh {
 		return f.set.Backoff.next, false
 	}
 	return func(time.Duration) time.Duration { return 0 }, false
+}
+
+// confirmStopped makes sure a container believed stopped is, before a line
+// it left unfinished is emitted as ended: if it runs again, its info is
+// updated and the next stream follows it. Without an unfinished line there
+// is nothing to get wrong, and no request is made.
+func (f *Follower) confirmStopped(ctx context.Context, c docker.Container) (bool, error) {
+	if !f.asm.Pending() {
+		return true, nil
+	}
+	cur := f.info.Load()
+	now, err := f.inspect(ctx)
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, wrap("inspect stopped container", c, err)
+	}
+	if !now.Running && now.StartedAt.Equal(c.StartedAt) {
+		return true, nil
+	}
+	f.info.CompareAndSwap(cur, &now)
+	return false, nil
+}
+
+// inspect reads the container's current state.
+func (f *Follower) inspect(ctx context.Context) (docker.Container, error) {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := f.set.API.ContainerInspect(rctx, f.id, client.ContainerInspectOptions{})
+	if err != nil {
+		return docker.Container{}, err
+	}
+	return docker.ContainerFromInspect(res.Container), nil
 }
 
 // flushPending emits lines left unfinished when a container's run ended and

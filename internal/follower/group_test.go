@@ -310,6 +310,52 @@ func TestTruncation(t *testing.T) {
 	}
 }
 
+// TestMaxBatchBytes: a batch is handed on once its text reaches
+// MaxBatchBytes, however few records it holds.
+func TestMaxBatchBytes(t *testing.T) {
+	const size, budget = 1000, 10_000
+	h := newHarness(t, modern)
+	h.set.MaxBatchBytes = budget
+	var mu sync.Mutex
+	var batchBytes []int
+	h.set.Consumer = &tap{next: h.sink, f: func(ld plog.Logs) error {
+		n := 0
+		for _, b := range bodies(ld) {
+			n += len(b)
+		}
+		mu.Lock()
+		batchBytes = append(batchBytes, n)
+		mu.Unlock()
+		return nil
+	}}
+	id := h.add(fakedocker.Container{Name: "web"})
+	w := &lines{src: "web"}
+	var texts []string
+	for range 95 {
+		texts = append(texts, w.next(fakedocker.Stdout, size))
+	}
+	h.d.WriteLines(id, fakedocker.Stdout, texts...)
+	g := h.group()
+	g.Upsert(h.inspect(id), false)
+	w.expect(&h.sink.Checker)
+	h.waitChecker()
+	h.exact()
+	mu.Lock()
+	defer mu.Unlock()
+	full := 0
+	for _, n := range batchBytes {
+		if n >= budget+size+100 {
+			t.Fatalf("batch bytes %v: one is over the budget %d by more than a line", batchBytes, budget)
+		}
+		if n >= budget {
+			full++
+		}
+	}
+	if full == 0 {
+		t.Fatalf("batch bytes %v: none reached the budget, so it was never what cut a batch", batchBytes)
+	}
+}
+
 // TestMaxBatch: no ConsumeLogs call carries more than MaxBatch records.
 func TestMaxBatch(t *testing.T) {
 	h := newHarness(t, modern)

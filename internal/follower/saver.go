@@ -8,7 +8,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
 )
 
 // saver writes committed positions to the store as soon as the consumer
@@ -22,20 +21,20 @@ type saver struct {
 	done   chan struct{}
 
 	mu      sync.Mutex
-	pending map[string]cursor.Position
+	pending map[string]checkpoint.Entry
 	removed []string
 	failing bool // the last write failed; logged once until one succeeds
 }
 
 func newSaver(store *checkpoint.Store, logger *zap.Logger) *saver {
-	s := &saver{store: store, logger: logger, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), pending: map[string]cursor.Position{}}
+	s := &saver{store: store, logger: logger, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), pending: map[string]checkpoint.Entry{}}
 	go s.run()
 	return s
 }
 
-func (s *saver) commit(id string, p cursor.Position) {
+func (s *saver) commit(id string, e checkpoint.Entry) {
 	s.mu.Lock()
-	s.pending[id] = p
+	s.pending[id] = e
 	s.mu.Unlock()
 	s.signal()
 }
@@ -77,7 +76,7 @@ func (s *saver) close() {
 func (s *saver) write() {
 	s.mu.Lock()
 	pending, removed := s.pending, s.removed
-	s.pending, s.removed = map[string]cursor.Position{}, nil
+	s.pending, s.removed = map[string]checkpoint.Entry{}, nil
 	s.mu.Unlock()
 	if len(pending) == 0 && len(removed) == 0 {
 		return

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
 
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/decode"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
@@ -22,7 +23,8 @@ import (
 
 // stream opens one log stream at the tracker's position and reads it until
 // it rotates, ends, fails or ctx ends. Everything read is flushed to the
-// consumer before it returns.
+// consumer before it returns. The stream follows a running container; a
+// stopped one's log is read to its end.
 func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	tel := f.set.Telemetry
 	pos := f.tracker.Rewind()
@@ -53,7 +55,7 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 		tail = strconv.FormatUint(window, 10)
 	}
 	body, err := f.set.API.ContainerLogs(sctx, f.id, client.ContainerLogsOptions{
-		ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: true, Since: pos.SinceParam(), Tail: tail,
+		ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: c.Running, Since: pos.SinceParam(), Tail: tail,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -73,6 +75,7 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	tel.DockerlogsrotatingStreamsOpen.Add(ctx, 1)
 
 	o := f.read(ctx, sctx, c, body, pos, tailed, opened, dog, rot)
+	dog.stop() // time spent on the consumer is not the daemon's idleness
 	if f.out.Len() > 0 {
 		if f.flush(ctx) != nil {
 			o.reason = "shutdown"
@@ -138,6 +141,9 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 	}()
 	observed := pcommon.Timestamp(0)
 	var recent resendGuard
+	// The copies were seen with Engine 20.10's json-file follower, which
+	// Engine 23 replaced: from 23 on, two equal messages are two lines.
+	resends := f.tracker.Mode() == cursor.SinceFilter
 	pace := pacer{delay: f.set.SlowStreamPause}
 	var seen int64  // payload bytes of every frame, replayed ones included
 	waited := false // the last read from the stream had to wait for the daemon
@@ -146,13 +152,23 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 		// caught up), or when it is full. Checked before every frame, so
 		// frames dropped as duplicates do not hold back a batch.
 		caughtUp := dec.Buffered() == 0
-		if caughtUp || f.out.Len() >= f.set.MaxBatch {
+		if caughtUp || f.batchFull() {
+			observed = 0
+			if f.out.Len() > 0 {
+				// Time blocked on the consumer is not the daemon's idleness.
+				dog.stop()
+				if f.flush(ctx) != nil {
+					return o
+				}
+			}
 			if o.data {
 				dog.fed()
 			}
-			observed = 0
-			if f.out.Len() > 0 && f.flush(ctx) != nil {
-				return o
+			if caughtUp {
+				// The next read may wait long: buffers a long line grew
+				// go back (a no-op unless one did).
+				f.asm.Shrink(idleBufferSize)
+				dec.Shrink(idleBufferSize)
 			}
 			// A slow stream that the reader has drained (its last read
 			// waited for the daemon) pauses before it reads again, so that
@@ -207,17 +223,27 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 				continue
 			}
 			rot.progressed()
-			if replay.Gap() {
+			switch {
+			case replay.Gap() && f.gapAt == withoutLines(pos):
+				// The same gap as the last stream's, which ended before a
+				// settled point followed it: the lines it completed after
+				// the gap are rebuilt from the same retained messages.
+			case replay.Gap():
 				tel.DockerlogsrotatingCursorGaps.Add(ctx, 1)
 				f.set.Logger.Warn("resume position was rotated away by Docker; lines written between it and the oldest retained line may be lost",
 					zap.String("container", c.Name), zap.String("container.id", c.ID))
+				// Lines completed after the position may have been built
+				// from messages that are gone too: better twice than lost.
 				skipLines = 0
+				f.gapAt = withoutLines(pos)
+				f.tracker.ForgetLines()
 			}
 		}
-		if !fr.BadTimestamp && recent.resent(fr) {
+		if resends && !fr.BadTimestamp && recent.resent(fr) {
 			dupes++
 			continue
 		}
+		o.fresh = true
 		if fr.BadTimestamp {
 			// Delivered with its whole text; counted so it is not silent.
 			tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, attrSet("error.type", "frame"))
@@ -246,6 +272,17 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			f.tracker.Settle(f.discards())
 		}
 	}
+}
+
+// withoutLines is p without its count of lines to skip.
+func withoutLines(p cursor.Position) cursor.Position {
+	p.SkipLines = 0
+	return p
+}
+
+// batchFull reports whether the batch reached its record or byte cap.
+func (f *Follower) batchFull() bool {
+	return f.out.Len() >= f.set.MaxBatch || (f.set.MaxBatchBytes > 0 && f.out.Bytes() >= f.set.MaxBatchBytes)
 }
 
 // emit adds a line to the batch.
@@ -292,11 +329,20 @@ func (f *Follower) flush(ctx context.Context) error {
 	}
 	f.counts, f.merged, f.truncated = [2]int64{}, 0, 0
 
+	deliver := f.set.Deliver
+	if deliver == nil {
+		deliver = bg
+	}
 	var wait time.Duration
 	for {
-		octx := f.set.ObsReport.StartLogsOp(bg)
+		octx := f.set.ObsReport.StartLogsOp(deliver)
 		err := f.set.Consumer.ConsumeLogs(octx, ld)
 		f.set.ObsReport.EndLogsOp(octx, "docker", n, err)
+		if err != nil && deliver.Err() != nil {
+			// Shutdown gave up on a consumer that blocked: these lines
+			// were not accepted, so the position stays before them.
+			return deliver.Err()
+		}
 		f.lag.refused.Store(err != nil && !consumererror.IsPermanent(err))
 		if err == nil {
 			f.commit(pos)
@@ -334,24 +380,15 @@ func (f *Follower) flush(ctx context.Context) error {
 func (f *Follower) commit(p cursor.Position) {
 	f.committed.Store(&p)
 	if f.set.commit != nil {
-		f.set.commit(f.id, p)
+		f.set.commit(f.id, checkpoint.Entry{Position: p, RunRead: runNanos(f.readRun)})
 	}
 }
 
-// startPosition decides where reading begins: a saved position, else
-// start_at. At the end, it asks the daemon for the last message (tail=1, a
+// startPosition decides where reading begins: the position the group gave,
+// or the end of the log. At the end, it asks the daemon for the last message (tail=1, a
 // short request) and starts just after it. The position is anchored on that
 // message, so later reopens can use a tail window instead of a full scan.
 func (f *Follower) startPosition(ctx context.Context) (cursor.Position, error) {
-	if f.set.Store != nil {
-		p, ok, err := f.set.Store.Load(ctx, f.id)
-		switch {
-		case err != nil:
-			f.set.Logger.Warn("cannot read saved position; using start_at", zap.String("container.id", f.id), zap.Error(err))
-		case ok:
-			return p, nil
-		}
-	}
 	if !f.start.AtEnd {
 		return f.start.Position, nil
 	}
@@ -428,6 +465,10 @@ func newDecoder(c docker.Container, body io.Reader) *decode.Reader {
 	}
 	return decode.NewMuxReader(body, maxFrame)
 }
+
+// idleBufferSize is what a quiet stream's decoder and assembler keep of
+// buffers that long lines grew.
+const idleBufferSize = 64 << 10
 
 // dropLogInterval spaces the log lines about permanently rejected batches.
 const dropLogInterval = time.Minute

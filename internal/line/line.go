@@ -188,6 +188,17 @@ func (a *Assembler) SetDiscarding(s decode.Stream, v bool, ts int64) {
 	}
 }
 
+// Shrink gives back the buffers of streams with no unfinished line that a
+// long line grew beyond keep bytes, so a quiet container does not hold the
+// memory of its longest line.
+func (a *Assembler) Shrink(keep int) {
+	for i := range a.st {
+		if a.st[i].parts == 0 && cap(a.st[i].buf) > keep {
+			a.st[i].buf = nil
+		}
+	}
+}
+
 // Reset forgets all unfinished lines and discarding states; buffers are kept.
 func (a *Assembler) Reset() {
 	for i := range a.st {

@@ -496,3 +496,22 @@ func TestCut(t *testing.T) {
 		}
 	}
 }
+
+// TestShrinkGivesBackLongLineBuffers: after a long line, Shrink lets go of
+// the buffer it grew, but never of a line still being assembled.
+func TestShrinkGivesBackLongLineBuffers(t *testing.T) {
+	var a Assembler
+	big := strings.Repeat("x", 100_000)
+	a.Add(pt(out, 1, big))
+	if _, ok := a.Add(fr(out, 1, "end")); !ok {
+		t.Fatal("the long line did not complete")
+	}
+	a.Add(pt(er, 2, big)) // stderr's line is still open
+	a.Shrink(64 << 10)
+	if c := cap(a.st[0].buf); c > 64<<10 {
+		t.Errorf("stdout keeps a %d-byte buffer after its long line", c)
+	}
+	if l, ok := a.Add(fr(er, 2, "end")); !ok || len(l.Body) != len(big)+3 {
+		t.Fatalf("stderr's open line lost its parts: %d bytes, %v", len(l.Body), ok)
+	}
+}
