@@ -20,11 +20,13 @@ FUZZ_TARGETS ?= \
 	internal/decode:FuzzParseTimestamp \
 	internal/line:FuzzAssembler \
 	internal/match:FuzzGlobVsPathMatch \
+	internal/multiline:FuzzGrouper \
 	receiver:FuzzConfig
 FUZZTIME_SHORT ?= 3s
 FUZZTIME ?= 60s
 
 TEST_TIMEOUT ?= 25m
+EXITED ?= 2000
 BENCH_PKGS ?= ./internal/...
 BENCH_FLAGS ?=
 
@@ -90,6 +92,10 @@ bench: ## Go benchmarks (BENCH_PKGS), then the end-to-end comparison against the
 	@# docker logs vs this receiver vs filelog, reopen cost, quiet containers
 	@# (scripts/bench/run.sh documents its BENCH_* variables; BENCHMARKS.md the results).
 	bash scripts/bench/run.sh
+
+.PHONY: measure-exited
+measure-exited: ## What exited containers cost: 2,000 of them (EXITED=N), goroutines, RSS, startup reconciliation, inspects
+	DLR_EXITED_CONTAINERS=$(EXITED) $(GO) test -count=1 -timeout 40m -run '^TestLifecycleManyExitedContainers$$' -v ./receiver/
 
 .PHONY: generate
 generate: ## Regenerate mdatagen output from metadata.yaml (mdatagen pinned in internal/tools)
