@@ -278,6 +278,70 @@ func TestReplayReportsGap(t *testing.T) {
 	}
 }
 
+// TestSearchFindsThePositionFromAnEarlierSince: filter mode, a run read to
+// its end (its messages stamped up to 1,000), then the clock stepped back
+// and a new run stamped from 500 on. A stream opened at since 400 sends the
+// old run's messages at or after 400 and then the new run's; the search
+// drops the old ones (an older stderr message among them too) and keeps the
+// new ones, and the searched position resumes exactly there.
+func TestSearchFindsThePositionFromAnEarlierSince(t *testing.T) {
+	type msg struct {
+		ts     int64
+		stream uint8
+		text   string
+	}
+	const ms = int64(1e6)
+	old := []msg{{400 * ms, 1, "o1"}, {990 * ms, 1, "o2"}, {1000 * ms, 1, "o3"}, {960 * ms, 2, "o4-late-stderr"}}
+	tr := NewTracker(SinceFilter, Position{})
+	for _, m := range old {
+		tr.Observe(m.ts, m.stream, false, []byte(m.text))
+		tr.LineDone()
+		tr.Settle([2]Discard{})
+	}
+	pos := tr.Rewind()
+	if pos.Since <= 400*ms || pos.Skip == 0 {
+		t.Fatalf("position %+v: want since past the first message and an anchor", pos)
+	}
+	fresh := []msg{{500 * ms, 1, "n1"}, {501 * ms, 2, "n2"}}
+	stream := append(append([]msg{}, old...), fresh...) // since=400 sends all of them
+	rp := NewSearch(pos)
+	var kept []string
+	for _, m := range stream {
+		if rp.Keep(m.ts, m.stream, false, []byte(m.text)) {
+			kept = append(kept, m.text)
+		}
+	}
+	if len(kept) != 2 || kept[0] != "n1" || kept[1] != "n2" {
+		t.Fatalf("kept %q, want the new run's n1, n2", kept)
+	}
+	// Resuming from the searched position on a stream at 400 ms again:
+	// the replay skips exactly what the search dropped.
+	next := rp.Searched(400 * ms)
+	if next.Skip != uint64(len(old)) || next.Anchor != FingerprintOf(400*ms, 1, false, []byte("o1")) {
+		t.Fatalf("searched position %+v", next)
+	}
+	tr = NewTracker(SinceFilter, next)
+	for _, m := range fresh {
+		tr.Observe(m.ts, m.stream, false, []byte(m.text))
+		tr.LineDone()
+		tr.Settle([2]Discard{})
+	}
+	again := tr.Rewind()
+	if again.Since != 400*ms {
+		t.Fatalf("since moved to %d past the new run's messages", again.Since)
+	}
+	rp = NewReplay(again, false, Fingerprint{})
+	kept = nil
+	for _, m := range append(stream, msg{502 * ms, 1, "n3"}) {
+		if rp.Keep(m.ts, m.stream, false, []byte(m.text)) {
+			kept = append(kept, m.text)
+		}
+	}
+	if len(kept) != 1 || kept[0] != "n3" {
+		t.Fatalf("after the reopen kept %q, want only n3", kept)
+	}
+}
+
 func BenchmarkObservePrefix(b *testing.B) {
 	payload := []byte("2026-11-27 INFO something happened in the service with id=12345 ok")
 	tr := NewTracker(SincePrefix, Position{})

@@ -11,6 +11,13 @@ type Replay struct {
 	done     bool
 	gap      bool
 	missed   bool
+
+	// A search (NewSearch) looks for the anchor in a stream opened with an
+	// earlier since.
+	search bool
+	found  bool   // the anchor was seen
+	seen   uint64 // messages the search dropped, all at or after its since
+	head   Fingerprint
 }
 
 // NewReplay prepares to resume at p. tailed says the stream was opened with
@@ -21,6 +28,45 @@ func NewReplay(p Position, tailed bool, lastMiss Fingerprint) *Replay {
 	return &Replay{pos: p, tailed: tailed, lastMiss: lastMiss, done: p.Skip == 0}
 }
 
+// NewSearch prepares to find p, an anchored position (Skip > 0), in a
+// stream opened with a since earlier than p.Since, on an Engine that drops
+// messages older than since (SinceFilter). That is how a run's lines are
+// read after the host clock was stepped back across a restart: they are
+// stamped before p.Since, so a stream opened at p.Since would never send
+// them. Everything up to p's anchor is dropped, then the messages up to the
+// p.Skip-th one at or after p.Since (older ones among them were consumed
+// too); what follows is new.
+func NewSearch(p Position) *Replay {
+	return &Replay{pos: p, search: true}
+}
+
+// Searched reports, once a search is done, the position equal to p that
+// the stream's own since can resume from: its first message is the anchor,
+// and every message the search dropped counts as skipped. Restored counts
+// stay below p.MaxTimestamp's floor, so since does not move past the new
+// run's messages until they are stamped later than p's newest.
+func (r *Replay) Searched(since int64) Position {
+	return Position{Since: since, Skip: r.seen, Anchor: r.head, SkipLines: r.pos.SkipLines,
+		MaxTimestamp: r.pos.MaxTimestamp, Discarding: r.pos.Discarding}
+}
+
+// keepSearching is Keep for a search.
+func (r *Replay) keepSearching(ts int64, stream uint8, partial bool, payload []byte) bool {
+	fp := FingerprintOf(ts, stream, partial, payload)
+	r.seen++
+	if r.seen == 1 {
+		r.head = fp
+	}
+	switch {
+	case !r.found && fp == r.pos.Anchor:
+		r.found, r.dropped = true, 1
+	case r.found && ts >= r.pos.Since:
+		r.dropped++
+	}
+	r.done = r.found && r.dropped == r.pos.Skip
+	return false
+}
+
 // Keep reports whether a message is new. The first message must be the
 // anchor; when it is not, the lines at the position were rotated away by
 // Docker (or the log was truncated): Gap then reports true, and messages up to
@@ -28,6 +74,9 @@ func NewReplay(p Position, tailed bool, lastMiss Fingerprint) *Replay {
 func (r *Replay) Keep(ts int64, stream uint8, partial bool, payload []byte) bool {
 	if r.done {
 		return true
+	}
+	if r.search {
+		return r.keepSearching(ts, stream, partial, payload)
 	}
 	if r.gap {
 		if ts > r.pos.MaxTimestamp {

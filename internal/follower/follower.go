@@ -144,6 +144,13 @@ type Follower struct {
 	// gapAt is the last position whose replay found a gap; the tracker
 	// rewinds to it until a settled point follows the gap.
 	gapAt cursor.Position
+	// atRunEnd says the position may lie at the end of a run before the
+	// container's current one (no new message was read since), where a
+	// host clock stepped back can make the current run's stamps older.
+	atRunEnd bool
+	// searchSince is the since of the stream being read, when it looks
+	// for the position from an earlier since (cursor.NewSearch); 0 if not.
+	searchSince int64
 	// pauses counts the waits of a paced stream (read by tests).
 	pauses int
 	// readRun is the StartedAt of the last run read to its end (a stream
@@ -171,6 +178,7 @@ func New(set *Settings, c docker.Container, start Start) *Follower {
 	f := &Follower{set: set, id: c.ID, start: start}
 	if start.RunRead != 0 {
 		f.readRun = time.Unix(0, start.RunRead)
+		f.atRunEnd = true
 	}
 	f.info.Store(&c)
 	f.asm = line.Assembler{MaxSize: set.MaxLogSize, TrimCR: c.TTY}
@@ -358,6 +366,7 @@ func (f *Follower) afterEOF(ctx context.Context, prev docker.Container, o outcom
 	if c.Running && !c.StartedAt.Equal(prev.StartedAt) {
 		// That run is over: a line it left unfinished never gets its end.
 		f.flushPending(ctx)
+		f.atRunEnd = true
 	}
 	if !f.info.CompareAndSwap(cur, &c) {
 		// Discovery stored newer information while we asked (the

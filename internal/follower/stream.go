@@ -50,12 +50,21 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	if f.set.ReopenTail > 0 && pos.TailSafe() {
 		window = tailWindow(uint64(f.set.ReopenTail), pos.Skip, f.tailMisses)
 	}
+	since := pos.SinceParam()
+	f.searchSince = 0
+	if f.clockStepped(c, pos) {
+		// The run's lines are stamped before the position: an Engine
+		// before 23 would drop them. Look for the position from a
+		// second before the run started, without a tail window.
+		f.searchSince = c.StartedAt.Add(-time.Second).UnixNano()
+		since, window = cursor.Position{Since: f.searchSince}.SinceParam(), 0
+	}
 	tailed := window > 0
 	if tailed {
 		tail = strconv.FormatUint(window, 10)
 	}
 	body, err := f.set.API.ContainerLogs(sctx, f.id, client.ContainerLogsOptions{
-		ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: c.Running, Since: pos.SinceParam(), Tail: tail,
+		ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: c.Running, Since: since, Tail: tail,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -76,6 +85,9 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 
 	o := f.read(ctx, sctx, c, body, pos, tailed, opened, dog, rot)
 	dog.stop() // time spent on the consumer is not the daemon's idleness
+	if o.fresh {
+		f.atRunEnd = false
+	}
 	if f.out.Len() > 0 {
 		if f.flush(ctx) != nil {
 			o.reason = "shutdown"
@@ -113,6 +125,9 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 	dec := newDecoder(c, body)
 	orphans := line.ContinuationsShareTimestamp(c.LogDriver)
 	replay := cursor.NewReplay(pos, tailed, f.missedAt)
+	if f.searchSince != 0 {
+		replay = cursor.NewSearch(pos)
+	}
 	if replay.Done() {
 		rot.progressed()
 	}
@@ -194,9 +209,20 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			waited = time.Since(start) >= readWaited
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) {
+			switch {
+			case errors.Is(err, io.EOF) && f.searchSince != 0:
+				// The position is not in the log any more: read the run
+				// from its start instead (lines may come twice, none is
+				// lost).
+				tel.DockerlogsrotatingCursorGaps.Add(ctx, 1)
+				f.set.Logger.Warn("resume position not found after a clock step; reading the current run from its start",
+					zap.String("container", c.Name), zap.String("container.id", c.ID))
+				f.tracker = cursor.NewTracker(f.tracker.Mode(), cursor.Position{Since: f.searchSince, MaxTimestamp: f.searchSince - 1})
+				f.atRunEnd, f.searchSince = false, 0
+				o.err = errSearchMissed
+			case errors.Is(err, io.EOF):
 				o.reason = "eof"
-			} else {
+			default:
 				o.err = err
 			}
 			return o
@@ -219,6 +245,11 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 				dupes++
 				if replay.Done() {
 					rot.progressed()
+					if f.searchSince != 0 {
+						// Found: resume from the stream's own since.
+						f.tracker = cursor.NewTracker(f.tracker.Mode(), replay.Searched(f.searchSince))
+						f.searchSince = 0
+					}
 				}
 				continue
 			}
@@ -474,6 +505,18 @@ const idleBufferSize = 64 << 10
 const dropLogInterval = time.Minute
 
 var errStalled = errors.New("no data within the idle or first-byte timeout")
+
+var errSearchMissed = errors.New("resume position not found from the current run's start")
+
+// clockStepped reports whether the container's current run started before
+// the position's since while the position lies at the end of an earlier
+// run: the host clock was stepped back across the restart. Only Engines
+// before 23 drop messages older than since, and only an anchored position
+// can be found again.
+func (f *Follower) clockStepped(c docker.Container, pos cursor.Position) bool {
+	return f.atRunEnd && f.tracker.Mode() == cursor.SinceFilter && pos.Skip > 0 && pos.TailSafe() &&
+		!c.StartedAt.IsZero() && c.StartedAt.UnixNano() <= pos.Since
+}
 
 // watchdog cancels a stream that goes quiet: for firstByte until its first
 // message (the daemon may scan a large log before sending it), then for
