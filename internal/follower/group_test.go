@@ -310,21 +310,15 @@ func TestTruncation(t *testing.T) {
 	}
 }
 
-// TestMaxBatchBytes: a batch is handed on once its text reaches
-// MaxBatchBytes, however few records it holds.
-func TestMaxBatchBytes(t *testing.T) {
-	const size, budget = 1000, 10_000
-	h := newHarness(t, modern)
-	h.set.MaxBatchBytes = budget
+// batchesOf runs 95 lines of size bytes through the group as one backlog
+// and returns measure of every ConsumeLogs call, in order.
+func batchesOf(t *testing.T, h *harness, size int, measure func(plog.Logs) int) []int {
+	t.Helper()
 	var mu sync.Mutex
-	var batchBytes []int
+	var got []int
 	h.set.Consumer = &tap{next: h.sink, f: func(ld plog.Logs) error {
-		n := 0
-		for _, b := range bodies(ld) {
-			n += len(b)
-		}
 		mu.Lock()
-		batchBytes = append(batchBytes, n)
+		got = append(got, measure(ld))
 		mu.Unlock()
 		return nil
 	}}
@@ -342,6 +336,22 @@ func TestMaxBatchBytes(t *testing.T) {
 	h.exact()
 	mu.Lock()
 	defer mu.Unlock()
+	return append([]int(nil), got...)
+}
+
+// TestMaxBatchBytes: a batch is handed on once its text reaches
+// MaxBatchBytes, however few records it holds.
+func TestMaxBatchBytes(t *testing.T) {
+	const size, budget = 1000, 10_000
+	h := newHarness(t, modern)
+	h.set.MaxBatchBytes = budget
+	batchBytes := batchesOf(t, h, size, func(ld plog.Logs) int {
+		n := 0
+		for _, b := range bodies(ld) {
+			n += len(b)
+		}
+		return n
+	})
 	full := 0
 	for _, n := range batchBytes {
 		if n >= budget+size+100 {
@@ -360,28 +370,7 @@ func TestMaxBatchBytes(t *testing.T) {
 func TestMaxBatch(t *testing.T) {
 	h := newHarness(t, modern)
 	h.set.MaxBatch = 10
-	var mu sync.Mutex
-	var sizes []int
-	h.set.Consumer = &tap{next: h.sink, f: func(ld plog.Logs) error {
-		mu.Lock()
-		sizes = append(sizes, ld.LogRecordCount())
-		mu.Unlock()
-		return nil
-	}}
-	id := h.add(fakedocker.Container{Name: "web"})
-	w := &lines{src: "web"}
-	var texts []string
-	for range 95 {
-		texts = append(texts, w.next(fakedocker.Stdout, 20))
-	}
-	h.d.WriteLines(id, fakedocker.Stdout, texts...)
-	g := h.group()
-	g.Upsert(h.inspect(id), false)
-	w.expect(&h.sink.Checker)
-	h.waitChecker()
-	h.exact()
-	mu.Lock()
-	defer mu.Unlock()
+	sizes := batchesOf(t, h, 20, func(ld plog.Logs) int { return ld.LogRecordCount() })
 	for _, n := range sizes {
 		if n > 10 || n == 0 {
 			t.Fatalf("batch sizes %v, want 1..10 each", sizes)
