@@ -130,8 +130,10 @@ func TestAgentDeliveryAcrossOutageAndSIGKILL(t *testing.T) {
 }
 
 // writeOldPipeline writes the shipped agent configuration with the pipeline
-// of git HEAD 7e5f9e1 (before issue 10): a `batch` processor last, and the
-// exporter's persistent queue without batching. Everything else (receiver,
+// of git 7e5f9e1 (before issue 10): a `batch` processor last, and the
+// exporter's persistent queue without batching. (That pipeline also had a
+// resource processor setting host.name, which the receiver sets now; it
+// played no part in the loss.) Everything else (receiver,
 // extensions, exporter endpoint and retries) stays as shipped, so that the
 // two runs differ only in the pipeline.
 func writeOldPipeline(t *testing.T, shipped, out string) {
@@ -146,7 +148,7 @@ func writeOldPipeline(t *testing.T, shipped, out string) {
 	}
 	mapAt(t, cfg, "processors")["batch"] = map[string]any{"send_batch_size": 8192, "timeout": "200ms"}
 	mapAt(t, cfg, "exporters", "otlp_grpc")["sending_queue"] = map[string]any{"storage": "file_storage", "queue_size": 1000}
-	mapAt(t, cfg, "service", "pipelines", "logs")["processors"] = []string{"memory_limiter", "resource", "batch"}
+	mapAt(t, cfg, "service", "pipelines", "logs")["processors"] = []string{"memory_limiter", "batch"}
 	b, err = yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +172,7 @@ func mapAt(t *testing.T, m map[string]any, keys ...string) map[string]any {
 
 // buildDeployCollector builds ./bin/otelcol-dockerlogs-deploy (the collector
 // of the deploy image: the root manifest plus the OTLP receiver the gateway
-// needs and the resource processor agent.yaml uses) under the lock that
+// needs) under the lock that
 // deploy/build-image.sh takes, and returns a private copy of it, so that a
 // rebuild by someone else cannot change the binary between the two starts
 // of the agent.
@@ -369,7 +371,7 @@ func runOutageScenario(t *testing.T, e *dockertest.Engine, bin, agentConfig stri
 			}
 			// Into the batch processor (out of the processor before it),
 			// minus what it sent on.
-			held = m.value("otelcol_processor_outgoing_items", `processor="resource"`) -
+			held = m.value("otelcol_processor_outgoing_items", `processor="memory_limiter"`) -
 				m.value("otelcol_processor_batch_batch_send_size_sum", "")
 			return held > 0, nil
 		}); err != nil {
