@@ -38,7 +38,8 @@
 // from `docker inspect` still works (but "/web/" is a regexp).
 //
 // Images are matched against the reference the container was created from,
-// exactly as Docker reports it (metadata attribute container.image.name):
+// exactly as Docker reports it, tag included (the record carries it split
+// into container.image.name and container.image.tags):
 // "nginx:1.27", "nginx", "registry.local:5000/team/app:v2",
 // "app@sha256:…", or an image ID "sha256:…" when the tag has since moved.
 // It is not normalized: "nginx:1.27" does not match "docker.io/library/*".
