@@ -308,7 +308,9 @@ func (r *Reader) nextStampAt(p []byte, ts int64) int {
 			return -1
 		}
 		j += i
-		if start := j + 1 - fixedLen; start >= 0 {
+		// start > 0: the text before it is the run's unfinished line; a
+		// run that left nothing behind sends no message for it.
+		if start := j + 1 - fixedLen; start > 0 {
 			if next, ok := r.ts.parse(p[start : j+1]); ok && next > ts {
 				return start
 			}

@@ -146,9 +146,29 @@ func refRaw(data []byte, partial int) []result {
 		if m.Bad && bytes.HasPrefix([]byte(m.Payload), []byte(daemonErrPrefix)) {
 			m = result{Daemon: m.Payload}
 		}
+		if k := refNextStamp(m.Payload, ts); !m.Bad && k > 0 {
+			// A run's unfinished line, then the next run's message.
+			m.Payload, m.Partial, data = m.Payload[:k], true, rest[k:]
+		}
 		out = append(out, m)
 	}
 	return out
+}
+
+// refNextStamp is where in a TTY payload a Docker fixed-format timestamp
+// later than ts begins, followed by a space; -1 if nowhere.
+func refNextStamp(p string, ts int64) int {
+	const layout = "2006-01-02T15:04:05.000000000Z"
+	for k := 0; k+len(layout) < len(p); k++ {
+		if p[k+len(layout)] != ' ' {
+			continue
+		}
+		t, err := time.Parse(layout, p[k:k+len(layout)])
+		if err == nil && !t.Before(minTime) && !t.After(maxTime) && t.UnixNano() > ts {
+			return k
+		}
+	}
+	return -1
 }
 
 // FuzzParseTimestamp: the fast path must agree with time.Parse on everything
