@@ -142,11 +142,13 @@ func TestLaggingStreamPostponesRotation(t *testing.T) {
 	for _, waiter := range []bool{false, true} {
 		t.Run(fmt.Sprintf("waiter=%v", waiter), func(t *testing.T) {
 			h := newHarness(t, modern)
-			h.set.RotationInterval = 20 * time.Millisecond
+			h.set.RotationInterval = 40 * time.Millisecond
 			if waiter {
 				h.set.Pool = pool.New(1)
 			}
-			// 10+20+40+80 ms of backoff: 7.5 intervals, within maxPostpone.
+			// 10+20+40+80 ms of backoff: under 4 intervals, well within
+			// maxPostpone (10) also on a loaded machine (at 20 ms a CI run
+			// once rotated).
 			_, waitRefused := h.refuseFirst(4)
 			id := h.add(fakedocker.Container{Name: "web"})
 			w := &lines{src: "web"}
