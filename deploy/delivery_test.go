@@ -87,6 +87,18 @@ func TestAgentDeliveryAcrossOutageAndSIGKILL(t *testing.T) {
 	bin := buildDeployCollector(t, root)
 	shipped := filepath.Join(root, "deploy", "agent.yaml")
 
+	// The built collector accepts every shipped configuration, make run's
+	// config.yaml included (its components are in both manifests).
+	t.Run("shipped_configs_validate", func(t *testing.T) {
+		for _, path := range []string{"config.yaml", "deploy/agent.yaml", "deploy/gateway.yaml"} {
+			cmd := exec.Command(bin, "validate", "--config", filepath.Join(root, path))
+			cmd.Env = append(os.Environ(), "GATEWAY_ENDPOINT=127.0.0.1:4317")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("%s: %v\n%s", path, err, out)
+			}
+		}
+	})
+
 	t.Run("shipped", func(t *testing.T) {
 		res := runOutageScenario(t, e, bin, shipped, outageOptions{kills: outageKills})
 		t.Logf("shipped deploy/agent.yaml: %s", res)
