@@ -29,7 +29,6 @@ package deploy_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -337,7 +336,7 @@ func runOutageScenario(t *testing.T, e *dockertest.Engine, bin, agentConfig stri
 		names[c.Name] = true
 		chk.Expect(c.Name, "stdout", outageLinesEach)
 	}
-	out := &gatewayOutput{path: outPath, names: names, checker: &chk}
+	out := &gatewayOutput{file: otlpFile{path: outPath}, names: names, checker: &chk}
 	scrape := func() promText {
 		m, err := scrapeMetrics(ctx, metricsURL)
 		if err != nil {
@@ -476,12 +475,9 @@ func runOutageScenario(t *testing.T, e *dockertest.Engine, bin, agentConfig stri
 // ExportLogsServiceRequest as OTLP-JSON per line) incrementally and feeds
 // the records of the named containers to the checker.
 type gatewayOutput struct {
-	path    string
+	file    otlpFile
 	names   map[string]bool
 	checker *seqcheck.Checker
-
-	offset  int64
-	partial []byte
 
 	records     int
 	foreign     int
@@ -489,37 +485,8 @@ type gatewayOutput struct {
 }
 
 func (g *gatewayOutput) poll() error {
-	f, err := os.Open(g.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, err := f.Seek(g.offset, io.SeekStart); err != nil {
-		return err
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return err
-	}
-	g.offset += int64(len(b))
-	b = append(g.partial, b...)
-	last := strings.LastIndexByte(string(b), '\n')
-	if last < 0 {
-		g.partial = b
-		return nil
-	}
-	g.partial = append([]byte(nil), b[last+1:]...)
-	for _, line := range strings.Split(string(b[:last]), "\n") {
-		if line == "" {
-			continue
-		}
-		var req otlpJSON
-		if err := json.Unmarshal([]byte(line), &req); err != nil {
-			return fmt.Errorf("gateway output: %w: %.200s", err, line)
-		}
+	reqs, err := g.file.poll()
+	for _, req := range reqs {
 		for _, rl := range req.ResourceLogs {
 			name := attr(rl.Resource.Attributes, "container.name")
 			for _, sl := range rl.ScopeLogs {
@@ -532,16 +499,13 @@ func (g *gatewayOutput) poll() error {
 						continue
 					}
 					g.records++
-					body := ""
-					if lr.Body.StringValue != nil {
-						body = *lr.Body.StringValue
-					}
+					body := lr.Body.str()
 					g.checker.Add(name, attr(lr.Attributes, "log.iostream"), body)
 				}
 			}
 		}
 	}
-	return nil
+	return err
 }
 
 // unique is the number of distinct lines that arrived.

@@ -196,7 +196,7 @@ func TestComposeAgentGatewayExactlyOnce(t *testing.T) {
 	})
 	var chk seqcheck.Checker
 	chk.Expect(c.Name, "stdout", numLines)
-	r := &outputReader{path: filepath.Join(outDir, "logs.json"), container: c.Name, hostName: hostName, checker: &chk}
+	r := &outputReader{file: otlpFile{path: filepath.Join(outDir, "logs.json")}, container: c.Name, hostName: hostName, checker: &chk}
 	deadline := time.Now().Add(deliveryTimeout)
 	for {
 		if err := r.poll(); err != nil {
@@ -244,13 +244,10 @@ func TestComposeAgentGatewayExactlyOnce(t *testing.T) {
 // as OTLP-JSON per line) incrementally and feeds the loggen container's
 // records to the checker.
 type outputReader struct {
-	path      string
+	file      otlpFile
 	container string
 	checker   *seqcheck.Checker
 	hostName  string
-
-	offset  int64
-	partial []byte
 
 	requests     int
 	foreign      int
@@ -282,6 +279,14 @@ type anyValue struct {
 	StringValue *string `json:"stringValue"`
 }
 
+// str is the value's string, or "" if it has none.
+func (v anyValue) str() string {
+	if v.StringValue == nil {
+		return ""
+	}
+	return *v.StringValue
+}
+
 func attr(attrs []kv, key string) string {
 	for _, a := range attrs {
 		if a.Key == key && a.Value.StringValue != nil {
@@ -291,30 +296,40 @@ func attr(attrs []kv, key string) string {
 	return ""
 }
 
-func (r *outputReader) poll() error {
-	f, err := os.Open(r.path)
+// otlpFile reads a file exporter's output (one ExportLogsServiceRequest as
+// OTLP-JSON per line) incrementally: each poll decodes the requests written
+// completely since the last one.
+type otlpFile struct {
+	path    string
+	offset  int64
+	partial []byte // a request still being written
+}
+
+func (o *otlpFile) poll() ([]otlpJSON, error) {
+	f, err := os.Open(o.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil // nothing exported yet
+		return nil, nil // nothing exported yet
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
-	if _, err := f.Seek(r.offset, io.SeekStart); err != nil {
-		return err
+	if _, err := f.Seek(o.offset, io.SeekStart); err != nil {
+		return nil, err
 	}
 	b, err := io.ReadAll(f)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r.offset += int64(len(b))
-	b = append(r.partial, b...)
+	o.offset += int64(len(b))
+	b = append(o.partial, b...)
 	last := bytes.LastIndexByte(b, '\n')
 	if last < 0 {
-		r.partial = b
-		return nil
+		o.partial = b
+		return nil, nil
 	}
-	r.partial = append([]byte(nil), b[last+1:]...)
+	o.partial = append([]byte(nil), b[last+1:]...)
+	var reqs []otlpJSON
 	sc := bufio.NewScanner(bytes.NewReader(b[:last+1]))
 	sc.Buffer(nil, 256<<20)
 	for sc.Scan() {
@@ -323,8 +338,16 @@ func (r *outputReader) poll() error {
 		}
 		var req otlpJSON
 		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
-			return fmt.Errorf("gateway output: %w: %.200s", err, sc.Bytes())
+			return reqs, fmt.Errorf("gateway output: %w: %.200s", err, sc.Bytes())
 		}
+		reqs = append(reqs, req)
+	}
+	return reqs, sc.Err()
+}
+
+func (r *outputReader) poll() error {
+	reqs, err := r.file.poll()
+	for _, req := range reqs {
 		r.requests++
 		for _, rl := range req.ResourceLogs {
 			name := attr(rl.Resource.Attributes, "container.name")
@@ -344,16 +367,13 @@ func (r *outputReader) poll() error {
 						}
 						r.badHost++
 					}
-					body := ""
-					if lr.Body.StringValue != nil {
-						body = *lr.Body.StringValue
-					}
+					body := lr.Body.str()
 					r.checker.Add(name, attr(lr.Attributes, "log.iostream"), body)
 				}
 			}
 		}
 	}
-	return sc.Err()
+	return err
 }
 
 // waitHealthy polls the health_check extension until it answers 200.
