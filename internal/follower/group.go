@@ -191,9 +191,7 @@ func (g *Group) spawn(c docker.Container, start Start) {
 				g.spawn(latest, Start{Position: e.Position, RunRead: e.RunRead})
 				return
 			}
-			// Saved with RunRead: a restarted collector then knows this
-			// run is read and does not read the container again.
-			g.park(c.ID, e)
+			g.parked[c.ID] = e
 		case errors.Is(err, ErrUnsupported):
 			g.unsupported[c.ID] = true
 			g.set.Telemetry.DockerlogsrotatingContainersUnsupported.Add(context.WithoutCancel(g.ctx), 1)
@@ -252,17 +250,9 @@ func (g *Group) Listed(exists, selected func(id string) bool) {
 	if g.set.Store == nil {
 		return
 	}
-	// A container created while the list was read is not in it, but it is
-	// known here by now (its start event came during the listing): its
-	// entry must not be deleted as gone.
-	known := make(map[string]bool)
-	for _, id := range g.IDs() {
-		known[id] = true
-	}
-	present := func(id string) bool { return exists(id) || known[id] }
 	ctx, cancel := context.WithTimeout(g.ctx, 10*time.Second)
 	defer cancel()
-	if err := g.set.Store.Reconcile(ctx, present, func(id string) bool { return selected(id) || known[id] }); err != nil && g.ctx.Err() == nil {
+	if err := g.set.Store.Reconcile(ctx, exists, selected); err != nil && g.ctx.Err() == nil {
 		g.set.Logger.Warn("cannot update the position index", zap.Error(err))
 	}
 }

@@ -8,14 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/batch"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/storetest"
 )
 
 // TestStopAndRestart: a container that stops is waited for; the line it
@@ -587,48 +584,4 @@ func TestCutStreamOfAStoppedContainer(t *testing.T) {
 	w.expect(&h.sink.Checker)
 	h.waitChecker()
 	h.exact()
-}
-
-// TestListingKeepsEntriesOfContainersItMissed: a container created while
-// the daemon's list was read is not in the list, but the group follows it
-// by then; reconciling the store with that listing keeps its entry.
-func TestListingKeepsEntriesOfContainersItMissed(t *testing.T) {
-	h := newHarness(t, modern)
-	ctx := context.Background()
-	cl, err := storetest.NewFileExtension(t.TempDir()).GetClient(ctx, component.KindReceiver, component.MustNewID("dockerlogsrotating"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := checkpoint.Open(ctx, cl, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close(ctx) })
-	h.set.Store = store
-	id := h.add(fakedocker.Container{Name: "late"})
-	w := &lines{src: "late"}
-	h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
-	g := h.group()
-	g.Upsert(h.inspect(id), false)
-	w.expect(&h.sink.Checker)
-	h.waitChecker()
-	// Stopped and read to its end: its entry is saved and nothing writes
-	// it again.
-	h.d.Stop(id)
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		e, ok, _ := store.Load(ctx, id)
-		if ok && e.RunRead != 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the entry of the stopped container was never saved")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	none := func(string) bool { return false } // a listing taken before it was created
-	g.Listed(none, none)
-	if !store.Has(id) {
-		t.Fatal("the entry of a followed container was deleted because an older listing lacked it")
-	}
 }
