@@ -269,8 +269,17 @@ func TestLifecycleCrashLoopDoesNotStarveOthers(t *testing.T) {
 	elapsed := time.Since(started)
 
 	// End the loop; every run of the looping container wrote one line.
-	if _, err := e.Docker(ctx, "update", "--restart", "no", looping.ID); err != nil {
-		t.Fatal(err)
+	// The daemon can refuse the update while it is starting the container
+	// ("runc did not terminate successfully", seen once): try again.
+	var uerr error
+	for range 10 {
+		if _, uerr = e.Docker(ctx, "update", "--restart", "no", looping.ID); uerr == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if uerr != nil {
+		t.Fatal(uerr)
 	}
 	lcWaitExited(ctx, t, looping)
 	out, ierr := e.Docker(ctx, "inspect", "-f", "{{.RestartCount}}", looping.ID)
