@@ -304,7 +304,7 @@ func TestSearchFindsThePositionFromAnEarlierSince(t *testing.T) {
 	}
 	fresh := []msg{{500 * ms, 1, "n1"}, {501 * ms, 2, "n2"}}
 	stream := append(append([]msg{}, old...), fresh...) // since=400 sends all of them
-	rp := NewSearch(pos, 400*ms)
+	rp := NewSearch(pos)
 	var kept []string
 	for _, m := range stream {
 		if rp.Keep(m.ts, m.stream, false, []byte(m.text)) {
@@ -316,10 +316,7 @@ func TestSearchFindsThePositionFromAnEarlierSince(t *testing.T) {
 	}
 	// Resuming from the searched position on a stream at 400 ms again:
 	// the replay skips exactly what the search dropped.
-	next, ok := rp.Searched()
-	if !ok {
-		t.Fatal("the search is not done")
-	}
+	next := rp.Searched(400 * ms)
 	if next.Skip != uint64(len(old)) || next.Anchor != FingerprintOf(400*ms, 1, false, []byte("o1")) {
 		t.Fatalf("searched position %+v", next)
 	}

@@ -15,7 +15,6 @@ type Replay struct {
 	// A search (NewSearch) looks for the anchor in a stream opened with an
 	// earlier since.
 	search bool
-	since  int64  // the search stream's since
 	found  bool   // the anchor was seen
 	seen   uint64 // messages the search dropped, all at or after its since
 	head   Fingerprint
@@ -37,28 +36,18 @@ func NewReplay(p Position, tailed bool, lastMiss Fingerprint) *Replay {
 // them. Everything up to p's anchor is dropped, then the messages up to the
 // p.Skip-th one at or after p.Since (older ones among them were consumed
 // too); what follows is new.
-func NewSearch(p Position, since int64) *Replay {
-	return &Replay{pos: p, search: true, since: since}
+func NewSearch(p Position) *Replay {
+	return &Replay{pos: p, search: true}
 }
 
-// Searching reports a search that has not found the position yet.
-func (r *Replay) Searching() bool { return r.search && !r.done }
-
-// SearchSince is the since of a search's stream.
-func (r *Replay) SearchSince() int64 { return r.since }
-
-// Searched returns, once a search is done, the position equal to p that
-// the search stream's own since can resume from: its first message is the
-// anchor, and every message the search dropped counts as skipped. Since
-// MaxTimestamp stays p's, since does not move past the new run's messages
-// until they are stamped later than p's newest. ok is false for a replay
-// that is not a search, or a search not done.
-func (r *Replay) Searched() (p Position, ok bool) {
-	if !r.search || !r.done {
-		return Position{}, false
-	}
-	return Position{Since: r.since, Skip: r.seen, Anchor: r.head, SkipLines: r.pos.SkipLines,
-		MaxTimestamp: r.pos.MaxTimestamp, Discarding: r.pos.Discarding}, true
+// Searched reports, once a search is done, the position equal to p that
+// the stream's own since can resume from: its first message is the anchor,
+// and every message the search dropped counts as skipped. Restored counts
+// stay below p.MaxTimestamp's floor, so since does not move past the new
+// run's messages until they are stamped later than p's newest.
+func (r *Replay) Searched(since int64) Position {
+	return Position{Since: since, Skip: r.seen, Anchor: r.head, SkipLines: r.pos.SkipLines,
+		MaxTimestamp: r.pos.MaxTimestamp, Discarding: r.pos.Discarding}
 }
 
 // keepSearching is Keep for a search.

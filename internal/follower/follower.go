@@ -148,6 +148,9 @@ type Follower struct {
 	// container's current one (no new message was read since), where a
 	// host clock stepped back can make the current run's stamps older.
 	atRunEnd bool
+	// searchSince is the since of the stream being read, when it looks
+	// for the position from an earlier since (cursor.NewSearch); 0 if not.
+	searchSince int64
 	// pauses counts the waits of a paced stream (read by tests).
 	pauses int
 	// readRun is the StartedAt of the last run read to its end (a stream

@@ -51,21 +51,17 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 		window = tailWindow(uint64(f.set.ReopenTail), pos.Skip, f.tailMisses)
 	}
 	since := pos.SinceParam()
-	var replay *cursor.Replay
+	f.searchSince = 0
 	if f.clockStepped(c, pos) {
 		// The run's lines are stamped before the position: an Engine
 		// before 23 would drop them. Look for the position from a
 		// second before the run started, without a tail window.
-		from := c.StartedAt.Add(-time.Second).UnixNano()
-		replay = cursor.NewSearch(pos, from)
-		since, window = cursor.Position{Since: from}.SinceParam(), 0
+		f.searchSince = c.StartedAt.Add(-time.Second).UnixNano()
+		since, window = cursor.Position{Since: f.searchSince}.SinceParam(), 0
 	}
 	tailed := window > 0
 	if tailed {
 		tail = strconv.FormatUint(window, 10)
-	}
-	if replay == nil {
-		replay = cursor.NewReplay(pos, tailed, f.missedAt)
 	}
 	body, err := f.set.API.ContainerLogs(sctx, f.id, client.ContainerLogsOptions{
 		ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: c.Running, Since: since, Tail: tail,
@@ -87,7 +83,7 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	defer body.Close()
 	tel.DockerlogsrotatingStreamsOpen.Add(ctx, 1)
 
-	o := f.read(ctx, sctx, c, body, pos, replay, opened, dog, rot)
+	o := f.read(ctx, sctx, c, body, pos, tailed, opened, dog, rot)
 	dog.stop() // time spent on the consumer is not the daemon's idleness
 	if o.fresh {
 		f.atRunEnd = false
@@ -124,10 +120,14 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 // caught up) or the batch is full. sctx is the stream's context (cancelled
 // at rotation); flushing uses ctx, so a rotation never cuts a batch that
 // the consumer has not accepted yet.
-func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.Reader, pos cursor.Position, replay *cursor.Replay, opened time.Time, dog *watchdog, rot *rotation) outcome {
+func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.Reader, pos cursor.Position, tailed bool, opened time.Time, dog *watchdog, rot *rotation) outcome {
 	tel := f.set.Telemetry
 	dec := newDecoder(c, body)
 	orphans := line.ContinuationsShareTimestamp(c.LogDriver)
+	replay := cursor.NewReplay(pos, tailed, f.missedAt)
+	if f.searchSince != 0 {
+		replay = cursor.NewSearch(pos)
+	}
 	if replay.Done() {
 		rot.progressed()
 	}
@@ -210,16 +210,15 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 		}
 		if err != nil {
 			switch {
-			case errors.Is(err, io.EOF) && replay.Searching():
+			case errors.Is(err, io.EOF) && f.searchSince != 0:
 				// The position is not in the log any more: read the run
 				// from its start instead (lines may come twice, none is
 				// lost).
 				tel.DockerlogsrotatingCursorGaps.Add(ctx, 1)
 				f.set.Logger.Warn("resume position not found after a clock step; reading the current run from its start",
 					zap.String("container", c.Name), zap.String("container.id", c.ID))
-				from := replay.SearchSince()
-				f.tracker = cursor.NewTracker(f.tracker.Mode(), cursor.Position{Since: from, MaxTimestamp: from - 1})
-				f.atRunEnd = false
+				f.tracker = cursor.NewTracker(f.tracker.Mode(), cursor.Position{Since: f.searchSince, MaxTimestamp: f.searchSince - 1})
+				f.atRunEnd, f.searchSince = false, 0
 				o.err = errSearchMissed
 			case errors.Is(err, io.EOF):
 				o.reason = "eof"
@@ -246,9 +245,10 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 				dupes++
 				if replay.Done() {
 					rot.progressed()
-					if p, ok := replay.Searched(); ok {
+					if f.searchSince != 0 {
 						// Found: resume from the stream's own since.
-						f.tracker = cursor.NewTracker(f.tracker.Mode(), p)
+						f.tracker = cursor.NewTracker(f.tracker.Mode(), replay.Searched(f.searchSince))
+						f.searchSince = 0
 					}
 				}
 				continue
