@@ -156,11 +156,12 @@ func refRaw(data []byte, partial int) []result {
 }
 
 // refNextStamp is where in a TTY payload a Docker fixed-format timestamp
-// later than ts begins, followed by a space; -1 if nowhere.
+// later than ts begins, followed by a space; -1 if nowhere. The daemon
+// always writes '.' before the fraction; time.Parse also takes ','.
 func refNextStamp(p string, ts int64) int {
 	const layout = "2006-01-02T15:04:05.000000000Z"
 	for k := 0; k+len(layout) < len(p); k++ {
-		if p[k+len(layout)] != ' ' {
+		if p[k+len(layout)] != ' ' || p[k+19] != '.' {
 			continue
 		}
 		t, err := time.Parse(layout, p[k:k+len(layout)])
