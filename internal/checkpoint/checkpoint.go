@@ -42,6 +42,10 @@ type Store struct {
 	now       func() time.Time
 	lastWrite time.Time
 
+	// writing serializes writes: each one stores the whole index, so one
+	// marshalled before another's change must not land after it.
+	writing sync.Mutex
+
 	mu    sync.Mutex
 	index map[string]int64 // container ID -> unix seconds it was last seen
 }
@@ -112,6 +116,8 @@ func (s *Store) Save(ctx context.Context, entries map[string]Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	s.writing.Lock()
+	defer s.writing.Unlock()
 	ops := make([]*storage.Operation, 0, len(entries)+1)
 	now := s.now().Unix()
 	s.mu.Lock()
@@ -138,6 +144,13 @@ func (s *Store) Save(ctx context.Context, entries map[string]Entry) error {
 
 // Delete removes the entries of containers that no longer exist.
 func (s *Store) Delete(ctx context.Context, ids ...string) error {
+	s.writing.Lock()
+	defer s.writing.Unlock()
+	return s.delete(ctx, ids)
+}
+
+// delete is Delete with s.writing held.
+func (s *Store) delete(ctx context.Context, ids []string) error {
 	s.mu.Lock()
 	ops := make([]*storage.Operation, 0, len(ids)+1)
 	for _, id := range ids {
@@ -162,6 +175,8 @@ func (s *Store) Delete(ctx context.Context, ids ...string) error {
 // containers that exist but are no longer selected are kept for the
 // retention time since they were last seen.
 func (s *Store) Reconcile(ctx context.Context, exists, selected func(id string) bool) error {
+	s.writing.Lock()
+	defer s.writing.Unlock()
 	now := s.now().Unix()
 	cutoff := s.now().Add(-s.retention).Unix()
 	var gone []string
@@ -176,7 +191,7 @@ func (s *Store) Reconcile(ctx context.Context, exists, selected func(id string) 
 	}
 	s.mu.Unlock()
 	if len(gone) > 0 {
-		return s.Delete(ctx, gone...) // writes the touched index too
+		return s.delete(ctx, gone) // writes the touched index too
 	}
 	s.mu.Lock()
 	idx, err := json.Marshal(s.index)
