@@ -191,7 +191,9 @@ func (g *Group) spawn(c docker.Container, start Start) {
 				g.spawn(latest, Start{Position: e.Position, RunRead: e.RunRead})
 				return
 			}
-			g.parked[c.ID] = e
+			// Saved with RunRead: a restarted collector then knows this
+			// run is read and opens no stream for it.
+			g.park(c.ID, e)
 		case errors.Is(err, ErrUnsupported):
 			g.unsupported[c.ID] = true
 			g.set.Telemetry.DockerlogsrotatingContainersUnsupported.Add(context.WithoutCancel(g.ctx), 1)

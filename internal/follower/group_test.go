@@ -8,11 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/batch"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/storetest"
 )
 
 // TestStopAndRestart: a container that stops is waited for; the line it
@@ -584,4 +587,41 @@ func TestCutStreamOfAStoppedContainer(t *testing.T) {
 	w.expect(&h.sink.Checker)
 	h.waitChecker()
 	h.exact()
+}
+
+// TestRunReadIsSaved: a stopped container read to its end is saved with
+// the run it read, so that the next collector opens no stream for it.
+func TestRunReadIsSaved(t *testing.T) {
+	h := newHarness(t, modern)
+	ctx := context.Background()
+	cl, err := storetest.NewFileExtension(t.TempDir()).GetClient(ctx, component.KindReceiver, component.MustNewID("dockerlogsrotating"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := checkpoint.Open(ctx, cl, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close(ctx) })
+	h.set.Store = store
+	id := h.add(fakedocker.Container{Name: "done"})
+	w := &lines{src: "done"}
+	h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))
+	g := h.group()
+	g.Upsert(h.inspect(id), false)
+	w.expect(&h.sink.Checker)
+	h.waitChecker()
+	h.d.Stop(id)
+	// The store is polled: its writes signal nothing.
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		e, ok, _ := store.Load(ctx, id)
+		if ok && e.RunRead != 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("saved entry %+v (found %v): no RunRead after the container stopped", e, ok)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
