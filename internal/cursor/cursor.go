@@ -75,14 +75,22 @@ func FingerprintOf(ts int64, stream uint8, partial bool, payload []byte) Fingerp
 
 // Position is a resume point: open the stream with since=Since, drop the
 // first Skip messages (Anchor is the first of them), rebuild lines from what
-// follows and drop the first SkipLines completed lines, which were emitted
-// already. The zero Position reads the log from its beginning.
+// follows and drop the first SkipLines completed lines, then per stream the
+// first SkipStreamLines[i] lines of that stream: they were emitted already.
+// The zero Position reads the log from its beginning.
+//
+// Lines are counted per stream because records may group several lines of
+// one stream (multiline): while one stream holds a group back, the other
+// emits, so the lines emitted are a prefix of each stream's lines, not of
+// their interleaving. SkipLines counts across streams; only positions saved
+// by earlier versions have it.
 type Position struct {
-	Since        int64       `json:"since"`
-	Skip         uint64      `json:"skip"`
-	Anchor       Fingerprint `json:"anchor"`
-	SkipLines    uint64      `json:"skip_lines,omitempty"`
-	MaxTimestamp int64       `json:"max_ts"`
+	Since           int64       `json:"since"`
+	Skip            uint64      `json:"skip"`
+	Anchor          Fingerprint `json:"anchor"`
+	SkipLines       uint64      `json:"skip_lines,omitempty"`
+	SkipStreamLines [2]uint64   `json:"skip_stream_lines,omitzero"`
+	MaxTimestamp    int64       `json:"max_ts"`
 	// Discarding is set per stream (stdout, stderr) while the rest of a line
 	// longer than max_log_size is being dropped.
 	Discarding [2]Discard `json:"discarding,omitzero"`

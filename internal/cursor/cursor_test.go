@@ -72,8 +72,8 @@ type reader struct {
 }
 
 // feed consumes one new message; a line it completes is emitted unless it
-// is one of the first skipLines of the replay.
-func (r *reader) feed(m msg, skipLines *uint64) {
+// is one of the first lines of its stream that the replay skips.
+func (r *reader) feed(m msg, skip *[2]uint64) {
 	r.tr.Observe(m.ts, m.stream, m.partial, []byte(m.text))
 	r.sinceQ++
 	r.unsettled = max(r.unsettled, r.sinceQ)
@@ -81,11 +81,11 @@ func (r *reader) feed(m msg, skipLines *uint64) {
 	if !m.partial {
 		line := fmt.Sprintf("%d:%s", m.stream, slices.Concat(r.pending[m.stream]))
 		r.pending[m.stream] = nil
-		if *skipLines > 0 {
-			*skipLines--
+		if i := StreamIndex(m.stream); skip[i] > 0 {
+			skip[i]--
 		} else {
 			r.lines = append(r.lines, line)
-			r.tr.LineDone()
+			r.tr.LinesDone(m.stream, 1)
 		}
 	}
 	if len(r.pending[1]) == 0 && len(r.pending[2]) == 0 {
@@ -109,7 +109,7 @@ func readAll(t *testing.T, log []msg, mode Mode, chunks func(unsettled int) int,
 		untailed = false
 		sent := daemon(log, mode, pos.Since, tail)
 		rp := NewReplay(pos, tail > 0, missedAt)
-		skipLines := pos.SkipLines
+		skip := pos.SkipStreamLines
 		r.pending = [3][]string{}
 		n := chunks(r.unsettled)
 		r.sinceQ = 0
@@ -127,7 +127,7 @@ func readAll(t *testing.T, log []msg, mode Mode, chunks func(unsettled int) int,
 				continue
 			}
 			taken++
-			r.feed(m, &skipLines)
+			r.feed(m, &skip)
 		}
 		if rp.Gap() {
 			r.gaps++
@@ -138,7 +138,7 @@ func readAll(t *testing.T, log []msg, mode Mode, chunks func(unsettled int) int,
 			untailed = true
 			continue // reopen at the same position without tail
 		}
-		if read == len(sent) && skipLines == 0 && r.pending[1] == nil && r.pending[2] == nil {
+		if read == len(sent) && skip == [2]uint64{} && r.pending[1] == nil && r.pending[2] == nil {
 			return r
 		}
 		pos = r.tr.Rewind()
@@ -261,7 +261,7 @@ func TestReplayReportsGap(t *testing.T) {
 	tr := NewTracker(SincePrefix, Position{})
 	for i, s := range []string{"a", "b", "c"} {
 		tr.Observe(int64(10+i), 1, false, []byte(s))
-		tr.LineDone()
+		tr.LinesDone(1, 1)
 		tr.Settle([2]Discard{})
 	}
 	pos := tr.Rewind()
@@ -295,7 +295,7 @@ func TestSearchFindsThePositionFromAnEarlierSince(t *testing.T) {
 	tr := NewTracker(SinceFilter, Position{})
 	for _, m := range old {
 		tr.Observe(m.ts, m.stream, false, []byte(m.text))
-		tr.LineDone()
+		tr.LinesDone(m.stream, 1)
 		tr.Settle([2]Discard{})
 	}
 	pos := tr.Rewind()
@@ -323,7 +323,7 @@ func TestSearchFindsThePositionFromAnEarlierSince(t *testing.T) {
 	tr = NewTracker(SinceFilter, next)
 	for _, m := range fresh {
 		tr.Observe(m.ts, m.stream, false, []byte(m.text))
-		tr.LineDone()
+		tr.LinesDone(m.stream, 1)
 		tr.Settle([2]Discard{})
 	}
 	again := tr.Rewind()
@@ -348,7 +348,7 @@ func BenchmarkObservePrefix(b *testing.B) {
 	b.ReportAllocs()
 	for i := range b.N {
 		tr.Observe(int64(i+1), 1, false, payload)
-		tr.LineDone()
+		tr.LinesDone(1, 1)
 		tr.Settle([2]Discard{})
 	}
 }
@@ -359,7 +359,7 @@ func BenchmarkObserveFilter(b *testing.B) {
 	b.ReportAllocs()
 	for i := range b.N {
 		tr.Observe(int64(i+1)*1000, 1, false, payload)
-		tr.LineDone()
+		tr.LinesDone(1, 1)
 		tr.Settle([2]Discard{})
 	}
 }
@@ -385,5 +385,24 @@ func TestReplayLargerWindowSameStart(t *testing.T) {
 	rp = NewReplay(pos, true, first)
 	if rp.Keep(15, 1, false, []byte("y")) || !rp.Missed() {
 		t.Fatal("a larger window reaching further back is another miss")
+	}
+}
+
+// TestSkipCountsPerStream: lines emitted after the settled point are kept
+// per stream, and a count saved by an earlier version (across streams)
+// survives until the next settled point.
+func TestSkipCountsPerStream(t *testing.T) {
+	tr := NewTracker(SincePrefix, Position{SkipLines: 3})
+	tr.Observe(10, 1, true, []byte("part"))
+	tr.Observe(11, 2, false, []byte("e1"))
+	tr.LinesDone(2, 1)
+	tr.LinesDone(1, 2)
+	p := tr.Position()
+	if p.SkipLines != 3 || p.SkipStreamLines != [2]uint64{2, 1} {
+		t.Fatalf("position %+v: want the restored 3 and 2 stdout, 1 stderr", p)
+	}
+	tr.Settle([2]Discard{})
+	if p := tr.Position(); p.SkipLines != 0 || p.SkipStreamLines != [2]uint64{} {
+		t.Fatalf("settled position %+v still skips lines", p)
 	}
 }

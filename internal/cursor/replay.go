@@ -46,7 +46,7 @@ func NewSearch(p Position) *Replay {
 // stay below p.MaxTimestamp's floor, so since does not move past the new
 // run's messages until they are stamped later than p's newest.
 func (r *Replay) Searched(since int64) Position {
-	return Position{Since: since, Skip: r.seen, Anchor: r.head, SkipLines: r.pos.SkipLines,
+	return Position{Since: since, Skip: r.seen, Anchor: r.head, SkipLines: r.pos.SkipLines, SkipStreamLines: r.pos.SkipStreamLines,
 		MaxTimestamp: r.pos.MaxTimestamp, Discarding: r.pos.Discarding}
 }
 

@@ -10,9 +10,11 @@ type Tracker struct {
 	mode Mode
 	live state
 	q    state // last settled point
-	// linesSinceQ counts lines completed after q; they are rebuilt and
-	// dropped again when a stream resumes from q.
-	linesSinceQ uint64
+	// linesSinceQ counts per stream the lines emitted after q; they are
+	// rebuilt and dropped again when a stream resumes from q. legacyLines
+	// is a restored position's count across streams (SkipLines).
+	linesSinceQ [2]uint64
+	legacyLines uint64
 	discarding  [2]Discard
 }
 
@@ -34,7 +36,7 @@ func NewTracker(mode Mode, p Position) *Tracker {
 	s := state{since: p.Since, maxTS: p.MaxTimestamp, count: p.Skip, anchor: p.Anchor, restored: p.Skip, floor: p.MaxTimestamp}
 	t := &Tracker{mode: mode, live: s, discarding: p.Discarding}
 	t.q = t.live
-	t.linesSinceQ = p.SkipLines
+	t.linesSinceQ, t.legacyLines = p.SkipStreamLines, p.SkipLines
 	return t
 }
 
@@ -76,15 +78,15 @@ func (t *Tracker) Observe(ts int64, stream uint8, partial bool, payload []byte) 
 	}
 }
 
-// LineDone records that a line was emitted after the last settled point.
-// Lines a replay rebuilds and drops (Position.SkipLines) are not recorded
-// again: they are already counted.
-func (t *Tracker) LineDone() { t.linesSinceQ++ }
+// LinesDone records that n lines of stream were emitted after the last
+// settled point. Lines a replay rebuilds and drops (the Position's skip
+// counts) are not recorded again: they are already counted.
+func (t *Tracker) LinesDone(stream uint8, n int) { t.linesSinceQ[StreamIndex(stream)] += uint64(n) }
 
 // ForgetLines drops the count of lines completed after the last settled
 // point: a replay that found a gap does not rebuild them, and the lines the
 // stream completes from now on are counted afresh.
-func (t *Tracker) ForgetLines() { t.linesSinceQ = 0 }
+func (t *Tracker) ForgetLines() { t.linesSinceQ, t.legacyLines = [2]uint64{}, 0 }
 
 // Settle marks the point after the last observed message as resumable: no
 // line is half assembled there. discarding says which streams are dropping
@@ -97,7 +99,7 @@ func (t *Tracker) Settle(discarding [2]Discard) {
 	t.q.since, t.q.maxTS, t.q.count, t.q.anchor = t.live.since, t.live.maxTS, t.live.count, t.live.anchor
 	t.q.restored, t.q.floor = t.live.restored, t.live.floor
 	t.q.ring = t.live.ring // shares the backing array; Rewind truncates
-	t.linesSinceQ = 0
+	t.linesSinceQ, t.legacyLines = [2]uint64{}, 0
 }
 
 // advanceFilter moves since forward so the replay window stays about
@@ -133,12 +135,13 @@ func (t *Tracker) advanceFilter() {
 // line completed so far.
 func (t *Tracker) Position() Position {
 	return Position{
-		Since:        t.q.since,
-		Skip:         t.q.count,
-		Anchor:       t.q.anchor,
-		SkipLines:    t.linesSinceQ,
-		MaxTimestamp: t.q.maxTS,
-		Discarding:   t.discarding,
+		Since:           t.q.since,
+		Skip:            t.q.count,
+		Anchor:          t.q.anchor,
+		SkipLines:       t.legacyLines,
+		SkipStreamLines: t.linesSinceQ,
+		MaxTimestamp:    t.q.maxTS,
+		Discarding:      t.discarding,
 	}
 }
 
