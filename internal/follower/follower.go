@@ -28,6 +28,7 @@ import (
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/line"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/multiline"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/pool"
 )
 
@@ -83,6 +84,9 @@ type Settings struct {
 	ReopenTail int
 	// Store, when set, keeps positions across collector restarts.
 	Store *checkpoint.Store
+	// Multiline returns how a container's lines are grouped into records;
+	// nil, or a nil result, emits each line as a record.
+	Multiline func(docker.Container) *multiline.Rules
 
 	commit func(id string, e checkpoint.Entry) // set by the Group
 }
@@ -121,6 +125,11 @@ type Follower struct {
 	// Owned by the Run goroutine.
 	tracker *cursor.Tracker
 	asm     line.Assembler
+	groups  *grouping // nil: each line is a record
+	// skipLines and skip count the lines the stream's replay still drops
+	// (Position.SkipLines, SkipStreamLines).
+	skipLines uint64
+	skip      [2]uint64
 	out     *batch.Builder
 	batchTS int64 // Docker timestamp of the oldest line in the batch
 	// batchNewest is that of its newest line.
@@ -182,6 +191,11 @@ func New(set *Settings, c docker.Container, start Start) *Follower {
 	}
 	f.info.Store(&c)
 	f.asm = line.Assembler{MaxSize: set.MaxLogSize, TrimCR: c.TTY}
+	if set.Multiline != nil {
+		if r := set.Multiline(c); r != nil {
+			f.groups = newGrouping(r)
+		}
+	}
 	f.out = batch.New(set.ScopeName, set.ScopeVersion)
 	f.out.SetResource(set.Resource(c))
 	return f
@@ -300,6 +314,8 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 		switch o.reason {
 		case "tail_miss":
 			wait = 0 // reopen at once, without tail
+		case "multiline_flush":
+			wait = 0 // the stream ended only to emit a group
 		case "rotation":
 			wait = 0
 			tel.DockerlogsrotatingContainersWaiting.Add(ctx, 1)
@@ -413,17 +429,20 @@ func (f *Follower) inspect(ctx context.Context) (docker.Container, error) {
 	return docker.ContainerFromInspect(res.Container), nil
 }
 
-// flushPending emits lines left unfinished when a container's run ended and
-// passes them to the consumer.
+// flushPending emits lines and groups left unfinished when a container's
+// run ended and passes them to the consumer.
 func (f *Follower) flushPending(ctx context.Context) {
 	if f.tracker == nil {
 		return
 	}
+	now := pcommon.NewTimestampFromTime(time.Now())
 	for _, s := range []decode.Stream{decode.Stdout, decode.Stderr} {
 		if l, ok := f.asm.Flush(s); ok {
-			f.tracker.LineDone()
-			f.emit(l, pcommon.NewTimestampFromTime(time.Now()))
+			f.deliver(l, now)
 		}
+	}
+	if f.groups != nil {
+		f.groups.flush(time.Time{}, func(r multiline.Record) { f.emitRecord(r, now) })
 	}
 	f.tracker.Settle(f.discards())
 	_ = f.flush(ctx)

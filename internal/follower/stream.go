@@ -19,6 +19,7 @@ import (
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/decode"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/line"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/multiline"
 )
 
 // stream opens one log stream at the tracker's position and reads it until
@@ -99,7 +100,7 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	switch {
 	case ctx.Err() != nil:
 		o.reason = "shutdown"
-	case o.reason == "tail_miss":
+	case o.reason == "tail_miss", o.reason == "multiline_flush":
 	case rot.rotated() && o.reason != "eof":
 		o.reason, o.err = "rotation", nil
 	case dog.fired.Load() && o.reason != "eof":
@@ -139,8 +140,14 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			f.tailMisses = 0
 		}
 	}()
-	skipLines := pos.SkipLines
+	f.skipLines, f.skip = pos.SkipLines, pos.SkipStreamLines
 	f.asm.Reset()
+	var due *flushTimer
+	if f.groups != nil {
+		f.groups.reset()
+		due = newFlushTimer(rot.cancel)
+		defer due.stop()
+	}
 	f.asm.TrimCR = c.TTY
 	f.asm.SetDiscarding(decode.Stdout, pos.Discarding[0].On, pos.Discarding[0].Timestamp)
 	f.asm.SetDiscarding(decode.Stderr, pos.Discarding[1].On, pos.Discarding[1].Timestamp)
@@ -169,6 +176,9 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 		caughtUp := dec.Buffered() == 0
 		if caughtUp || f.batchFull() {
 			observed = 0
+			if caughtUp && due != nil {
+				due.arm(f.flushGroups(time.Now()))
+			}
 			if f.out.Len() > 0 {
 				// Time blocked on the consumer is not the daemon's idleness.
 				dog.stop()
@@ -210,6 +220,10 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 		}
 		if err != nil {
 			switch {
+			case due != nil && due.expired():
+				// Ended to emit a group no line continued in time.
+				f.flushGroups(time.Now())
+				o.reason = "multiline_flush"
 			case errors.Is(err, io.EOF) && f.searchSince != 0:
 				// The position is not in the log any more: read the run
 				// from its start instead (lines may come twice, none is
@@ -265,7 +279,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 					zap.String("container", c.Name), zap.String("container.id", c.ID))
 				// Lines completed after the position may have been built
 				// from messages that are gone too: better twice than lost.
-				skipLines = 0
+				f.skipLines, f.skip = 0, [2]uint64{}
 				f.gapAt = withoutLines(pos)
 				f.tracker.ForgetLines()
 			}
@@ -282,14 +296,18 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 		f.tracker.Observe(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload)
 		bytes += int64(len(fr.Payload))
 		complete := func(l line.Line) {
-			if skipLines > 0 {
-				// Rebuilt by the replay, emitted by an earlier stream.
-				skipLines--
+			// Rebuilt by the replay, emitted by an earlier stream.
+			if f.skipLines > 0 {
+				f.skipLines--
 				dupes++
 				return
 			}
-			f.tracker.LineDone()
-			f.emit(l, observed)
+			if i := cursor.StreamIndex(uint8(l.Stream)); f.skip[i] > 0 {
+				f.skip[i]--
+				dupes++
+				return
+			}
+			f.deliver(l, observed)
 		}
 		if orphans {
 			if l, ok := f.asm.Orphan(fr); ok {
@@ -299,15 +317,50 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 		if l, ok := f.asm.Add(fr); ok {
 			complete(l)
 		}
-		if !f.asm.Pending() {
-			f.tracker.Settle(f.discards())
-		}
+		f.settle()
 	}
 }
 
-// withoutLines is p without its count of lines to skip.
+// settle marks the point after the last message as resumable, unless a
+// line or a group is unfinished there. Nor while the replay still drops
+// lines emitted before: the groupers have not seen them, so they look
+// empty where the groups of the first read were still open.
+func (f *Follower) settle() {
+	if f.skipLines == 0 && f.skip == [2]uint64{} && !f.asm.Pending() && (f.groups == nil || !f.groups.pending()) {
+		f.tracker.Settle(f.discards())
+	}
+}
+
+// deliver emits a completed line, or hands it to its stream's grouping.
+func (f *Follower) deliver(l line.Line, observed pcommon.Timestamp) {
+	if f.groups == nil {
+		f.tracker.LinesDone(uint8(l.Stream), 1)
+		f.emit(l, observed)
+		return
+	}
+	for _, r := range f.groups.add(l, time.Now()) {
+		f.emitRecord(r, observed)
+	}
+}
+
+// emitRecord emits a group of r.Lines lines as one record.
+func (f *Follower) emitRecord(r multiline.Record, observed pcommon.Timestamp) {
+	f.tracker.LinesDone(uint8(r.Stream), r.Lines)
+	f.emit(r.Line, observed)
+}
+
+// flushGroups emits the groups due at now, settles if nothing is left
+// unfinished, and returns when the next group is due (zero: none pending).
+func (f *Follower) flushGroups(now time.Time) time.Time {
+	f.groups.flush(now, func(r multiline.Record) { f.emitRecord(r, pcommon.NewTimestampFromTime(now)) })
+	f.settle()
+	at, _ := f.groups.deadline()
+	return at
+}
+
+// withoutLines is p without its counts of lines to skip.
 func withoutLines(p cursor.Position) cursor.Position {
-	p.SkipLines = 0
+	p.SkipLines, p.SkipStreamLines = 0, [2]uint64{}
 	return p
 }
 

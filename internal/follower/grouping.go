@@ -1,0 +1,93 @@
+package follower
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/line"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/multiline"
+)
+
+// grouping joins each stream's lines into multiline records. A pending
+// group keeps the tracker from settling, so the position stays before its
+// first line until it is emitted; a reopened stream rebuilds it from there.
+type grouping struct {
+	timeout time.Duration
+	g       [2]*multiline.Grouper
+	last    [2]time.Time // when each stream's pending group last grew
+}
+
+func newGrouping(r *multiline.Rules) *grouping {
+	return &grouping{timeout: r.FlushTimeout(), g: [2]*multiline.Grouper{r.NewGrouper(), r.NewGrouper()}}
+}
+
+// add groups l and returns the records it completes, valid until the next
+// call for the same stream.
+func (gr *grouping) add(l line.Line, now time.Time) []multiline.Record {
+	i := cursor.StreamIndex(uint8(l.Stream))
+	recs := gr.g[i].Add(l)
+	gr.last[i] = now
+	return recs
+}
+
+// pending reports whether a stream holds lines back.
+func (gr *grouping) pending() bool { return gr.g[0].Pending() || gr.g[1].Pending() }
+
+// deadline is when the earliest pending group is due for a flush.
+func (gr *grouping) deadline() (time.Time, bool) {
+	var at time.Time
+	for i, g := range gr.g {
+		if d, ok := g.Deadline(gr.last[i]); ok && (at.IsZero() || d.Before(at)) {
+			at = d
+		}
+	}
+	return at, !at.IsZero()
+}
+
+// flush emits through emit the pending groups due at now (all of them when
+// now is zero: the run ended).
+func (gr *grouping) flush(now time.Time, emit func(multiline.Record)) {
+	for i, g := range gr.g {
+		if d, ok := g.Deadline(gr.last[i]); ok && (now.IsZero() || !now.Before(d)) {
+			for _, r := range g.Flush() {
+				emit(r)
+			}
+		}
+	}
+}
+
+// reset forgets pending groups: the next stream replays their lines.
+func (gr *grouping) reset() {
+	for _, g := range gr.g {
+		g.Reset()
+	}
+}
+
+// flushTimer ends a stream that waits for the daemon while a group is due,
+// so that the group is emitted: a read cannot be interrupted otherwise.
+type flushTimer struct {
+	t     *time.Timer
+	fired atomic.Bool
+}
+
+func newFlushTimer(cancel func()) *flushTimer {
+	ft := &flushTimer{}
+	ft.t = time.AfterFunc(time.Hour, func() { ft.fired.Store(true); cancel() })
+	ft.t.Stop()
+	return ft
+}
+
+// arm sets the timer for at, or stops it when at is zero.
+func (ft *flushTimer) arm(at time.Time) {
+	if at.IsZero() {
+		ft.t.Stop()
+		return
+	}
+	ft.t.Reset(time.Until(at))
+}
+
+// expired reports whether the timer ended the stream.
+func (ft *flushTimer) expired() bool { return ft.fired.Load() }
+
+func (ft *flushTimer) stop() { ft.t.Stop() }
