@@ -177,7 +177,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.DockerlogsrotatingStreamRotations, err = builder.meter.Int64Counter(
 		"otelcol_dockerlogsrotating_stream_rotations",
-		metric.WithDescription("Log streams closed, by reason (a scheduled rotation, the end of the stream, a stall past idle_timeout or first_byte_timeout, a reopen whose tail window missed the position, an error, the receiver shutting down). [Development]"),
+		metric.WithDescription("Log streams closed, by reason (a scheduled rotation, the end of the stream, a stall past idle_timeout or first_byte_timeout, a reopen whose tail window missed the position, a multiline group due for its flush timeout while the stream waited, an error, the receiver shutting down). [Development]"),
 		metric.WithUnit("{rotation}"),
 	)
 	errs = errors.Join(errs, err)

@@ -274,7 +274,7 @@ func AssertEqualDockerlogsrotatingStreamErrors(t *testing.T, tt *componenttest.T
 func AssertEqualDockerlogsrotatingStreamRotations(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_dockerlogsrotating_stream_rotations",
-		Description: "Log streams closed, by reason (a scheduled rotation, the end of the stream, a stall past idle_timeout or first_byte_timeout, a reopen whose tail window missed the position, an error, the receiver shutting down). [Development]",
+		Description: "Log streams closed, by reason (a scheduled rotation, the end of the stream, a stall past idle_timeout or first_byte_timeout, a reopen whose tail window missed the position, a multiline group due for its flush timeout while the stream waited, an error, the receiver shutting down). [Development]",
 		Unit:        "{rotation}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
