@@ -58,6 +58,9 @@ type Config struct {
 	// MaxLogSize is the longest line kept whole; longer lines are truncated
 	// to it and flagged.
 	MaxLogSize ByteSize `mapstructure:"max_log_size"`
+	// Multiline joins the lines of a stack trace (or of any record that a
+	// pattern delimits) into one record.
+	Multiline MultilineConfig `mapstructure:"multiline"`
 
 	// Labels copies the container labels whose keys match include and not
 	// exclude to container.label.<key> resource attributes.
@@ -191,6 +194,9 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if _, err := cfg.Labels.selector(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := cfg.Multiline.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	for key, attrs := range map[string]map[string]string{"labels_to_attributes": cfg.LabelsToAttributes, "env_to_attributes": cfg.EnvToAttributes} {

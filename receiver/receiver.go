@@ -61,6 +61,7 @@ type logsReceiver struct {
 	obsrecv   *receiverhelper.ObsReport
 	matcher   *match.Matcher
 	labels    *labelcopy.Selector // nil: no container.label.* attributes
+	multiline *multilineChooser
 	// engine describes the daemon last connected to; nil before the first
 	// connection. Set by discovery's Connected callback, read by resource
 	// on the followers' goroutines.
@@ -93,7 +94,12 @@ func newLogsReceiver(set otelreceiver.Settings, cfg *Config, next consumer.Logs)
 		tel.Shutdown()
 		return nil, fmt.Errorf("create obsreport: %w", err)
 	}
-	return &logsReceiver{cfg: cfg, set: set, next: next, telemetry: tel, obsrecv: obs, matcher: m, labels: labels}, nil
+	ml, err := newMultilineChooser(cfg.Multiline, int(cfg.MaxLogSize), tel, set.Logger)
+	if err != nil {
+		tel.Shutdown()
+		return nil, err
+	}
+	return &logsReceiver{cfg: cfg, set: set, next: next, telemetry: tel, obsrecv: obs, matcher: m, labels: labels, multiline: ml}, nil
 }
 
 // Start launches discovery and returns at once; the daemon is contacted in
@@ -147,6 +153,7 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 		SlowStreamPause:  slowStreamPause,
 		Backoff:          follower.Backoff{Initial: backoffInitial, Max: backoffMax},
 		Store:            store,
+		Multiline:        r.multiline.rulesFor,
 	})
 	var self discovery.SelfID
 	if r.cfg.ExcludeSelf {

@@ -36,6 +36,7 @@ type TelemetryBuilder struct {
 	DockerlogsrotatingLinesMerged           metric.Int64Counter
 	DockerlogsrotatingLinesRead             metric.Int64Counter
 	DockerlogsrotatingLinesTruncated        metric.Int64Counter
+	DockerlogsrotatingMultilineLabelErrors  metric.Int64Counter
 	DockerlogsrotatingPoolUtilization       metric.Float64Gauge
 	DockerlogsrotatingPoolWait              metric.Float64Histogram
 	DockerlogsrotatingRecordsDropped        metric.Int64Counter
@@ -134,6 +135,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_dockerlogsrotating_lines_truncated",
 		metric.WithDescription("Lines longer than max_log_size, emitted truncated and flagged. [Development]"),
 		metric.WithUnit("{line}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.DockerlogsrotatingMultilineLabelErrors, err = builder.meter.Int64Counter(
+		"otelcol_dockerlogsrotating_multiline_label_errors",
+		metric.WithDescription("Containers whose dockerlogsrotating.multiline.* labels are invalid (a bad regular expression, an unknown mode, more than one set); their lines are emitted ungrouped. Counted once per container. [Development]"),
+		metric.WithUnit("{container}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.DockerlogsrotatingPoolUtilization, err = builder.meter.Float64Gauge(

@@ -180,6 +180,22 @@ func AssertEqualDockerlogsrotatingLinesTruncated(t *testing.T, tt *componenttest
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualDockerlogsrotatingMultilineLabelErrors(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_dockerlogsrotating_multiline_label_errors",
+		Description: "Containers whose dockerlogsrotating.multiline.* labels are invalid (a bad regular expression, an unknown mode, more than one set); their lines are emitted ungrouped. Counted once per container. [Development]",
+		Unit:        "{container}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_dockerlogsrotating_multiline_label_errors")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualDockerlogsrotatingPoolUtilization(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[float64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_dockerlogsrotating_pool_utilization",

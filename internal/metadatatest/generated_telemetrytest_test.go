@@ -29,6 +29,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.DockerlogsrotatingLinesMerged.Add(context.Background(), 1)
 	tb.DockerlogsrotatingLinesRead.Add(context.Background(), 1)
 	tb.DockerlogsrotatingLinesTruncated.Add(context.Background(), 1)
+	tb.DockerlogsrotatingMultilineLabelErrors.Add(context.Background(), 1)
 	tb.DockerlogsrotatingPoolUtilization.Record(context.Background(), 1)
 	tb.DockerlogsrotatingPoolWait.Record(context.Background(), 1)
 	tb.DockerlogsrotatingRecordsDropped.Add(context.Background(), 1)
@@ -65,6 +66,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualDockerlogsrotatingLinesTruncated(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualDockerlogsrotatingMultilineLabelErrors(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualDockerlogsrotatingPoolUtilization(t, testTel,
