@@ -487,23 +487,18 @@ type gatewayOutput struct {
 func (g *gatewayOutput) poll() error {
 	reqs, err := g.file.poll()
 	for _, req := range reqs {
-		for _, rl := range req.ResourceLogs {
-			name := attr(rl.Resource.Attributes, "container.name")
-			for _, sl := range rl.ScopeLogs {
-				for _, lr := range sl.LogRecords {
-					if !g.names[name] {
-						if g.foreign == 0 {
-							g.foreignName = name
-						}
-						g.foreign++
-						continue
-					}
-					g.records++
-					body := lr.Body.str()
-					g.checker.Add(name, attr(lr.Attributes, "log.iostream"), body)
+		req.eachRecord(func(resource []kv, body anyValue, attrs []kv) {
+			name := attr(resource, "container.name")
+			if !g.names[name] {
+				if g.foreign == 0 {
+					g.foreignName = name
 				}
+				g.foreign++
+				return
 			}
-		}
+			g.records++
+			g.checker.Add(name, attr(attrs, "log.iostream"), body.str())
+		})
 	}
 	return err
 }
