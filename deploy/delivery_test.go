@@ -674,11 +674,16 @@ func (p promText) value(name, label string) float64 {
 }
 
 // TestShippedPipelinesKeepTheDeliveryChain checks the shipped
-// configurations for what breaks the delivery guarantee: an asynchronous
-// `batch` processor in a pipeline, memory_limiter not first, and a
-// persistent sending queue that blocks or does not batch.
+// configurations, the README's recipes included, for what breaks the
+// delivery guarantee: an asynchronous `batch` processor in a pipeline,
+// memory_limiter not first, and a persistent sending queue that blocks or
+// does not batch.
 func TestShippedPipelinesKeepTheDeliveryChain(t *testing.T) {
-	for _, path := range []string{"../config.yaml", "agent.yaml", "gateway.yaml"} {
+	recipes, err := filepath.Glob("../testdata/recipes/*.yaml")
+	if err != nil || len(recipes) == 0 {
+		t.Fatalf("no recipes in testdata/recipes/ (%v)", err)
+	}
+	for _, path := range append([]string{"../config.yaml", "agent.yaml", "gateway.yaml"}, recipes...) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			b, err := os.ReadFile(path)
 			if err != nil {
