@@ -487,23 +487,18 @@ type gatewayOutput struct {
 func (g *gatewayOutput) poll() error {
 	reqs, err := g.file.poll()
 	for _, req := range reqs {
-		for _, rl := range req.ResourceLogs {
-			name := attr(rl.Resource.Attributes, "container.name")
-			for _, sl := range rl.ScopeLogs {
-				for _, lr := range sl.LogRecords {
-					if !g.names[name] {
-						if g.foreign == 0 {
-							g.foreignName = name
-						}
-						g.foreign++
-						continue
-					}
-					g.records++
-					body := lr.Body.str()
-					g.checker.Add(name, attr(lr.Attributes, "log.iostream"), body)
+		req.eachRecord(func(resource []kv, body anyValue, attrs []kv) {
+			name := attr(resource, "container.name")
+			if !g.names[name] {
+				if g.foreign == 0 {
+					g.foreignName = name
 				}
+				g.foreign++
+				return
 			}
-		}
+			g.records++
+			g.checker.Add(name, attr(attrs, "log.iostream"), body.str())
+		})
 	}
 	return err
 }
@@ -679,11 +674,16 @@ func (p promText) value(name, label string) float64 {
 }
 
 // TestShippedPipelinesKeepTheDeliveryChain checks the shipped
-// configurations for what breaks the delivery guarantee: an asynchronous
-// `batch` processor in a pipeline, memory_limiter not first, and a
-// persistent sending queue that blocks or does not batch.
+// configurations, the README's recipes included, for what breaks the
+// delivery guarantee: an asynchronous `batch` processor in a pipeline,
+// memory_limiter not first, and a persistent sending queue that blocks or
+// does not batch.
 func TestShippedPipelinesKeepTheDeliveryChain(t *testing.T) {
-	for _, path := range []string{"../config.yaml", "agent.yaml", "gateway.yaml"} {
+	recipes, err := filepath.Glob("../testdata/recipes/*.yaml")
+	if err != nil || len(recipes) == 0 {
+		t.Fatalf("no recipes in testdata/recipes/ (%v)", err)
+	}
+	for _, path := range append([]string{"../config.yaml", "agent.yaml", "gateway.yaml"}, recipes...) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			b, err := os.ReadFile(path)
 			if err != nil {

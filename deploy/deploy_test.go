@@ -270,6 +270,18 @@ type otlpJSON struct {
 	} `json:"resourceLogs"`
 }
 
+// eachRecord calls fn with each log record of the request: the attributes
+// of its resource, its body and its own attributes.
+func (req otlpJSON) eachRecord(fn func(resource []kv, body anyValue, attrs []kv)) {
+	for _, rl := range req.ResourceLogs {
+		for _, sl := range rl.ScopeLogs {
+			for _, lr := range sl.LogRecords {
+				fn(rl.Resource.Attributes, lr.Body, lr.Attributes)
+			}
+		}
+	}
+}
+
 type kv struct {
 	Key   string   `json:"key"`
 	Value anyValue `json:"value"`
@@ -349,29 +361,23 @@ func (r *outputReader) poll() error {
 	reqs, err := r.file.poll()
 	for _, req := range reqs {
 		r.requests++
-		for _, rl := range req.ResourceLogs {
-			name := attr(rl.Resource.Attributes, "container.name")
-			host := attr(rl.Resource.Attributes, "host.name")
-			for _, sl := range rl.ScopeLogs {
-				for _, lr := range sl.LogRecords {
-					if name != r.container {
-						if r.foreign == 0 {
-							r.foreignName = name
-						}
-						r.foreign++
-						continue
-					}
-					if host != r.hostName {
-						if r.badHost == 0 {
-							r.firstBadHost = host
-						}
-						r.badHost++
-					}
-					body := lr.Body.str()
-					r.checker.Add(name, attr(lr.Attributes, "log.iostream"), body)
+		req.eachRecord(func(resource []kv, body anyValue, attrs []kv) {
+			name := attr(resource, "container.name")
+			if name != r.container {
+				if r.foreign == 0 {
+					r.foreignName = name
 				}
+				r.foreign++
+				return
 			}
-		}
+			if host := attr(resource, "host.name"); host != r.hostName {
+				if r.badHost == 0 {
+					r.firstBadHost = host
+				}
+				r.badHost++
+			}
+			r.checker.Add(name, attr(attrs, "log.iostream"), body.str())
+		})
 	}
 	return err
 }
