@@ -375,3 +375,22 @@ func TestWatcherStoppedWhileTheConsumerRefusesKeepsTheEventForTheNext(t *testing
 		t.Fatalf("records %s", got)
 	}
 }
+
+// TestWatcherKeepsDeliveringWhenThePositionCannotBeSaved: a store that
+// fails costs a warning (once, not per event), not the events.
+func TestWatcherKeepsDeliveringWhenThePositionCannotBeSaved(t *testing.T) {
+	h := newHarness(t)
+	store := &memStore{fail: errRefused}
+	s := newSink()
+	h.start(h.watcher(s, store))
+	a := h.running(fakedocker.Container{Name: "a"})
+	h.d.Exit(a, 0)
+	h.d.Start(a)
+	recs := s.wait(t, 3)
+	if got := names(recs); got != "a docker.container.start, a docker.container.die, a docker.container.start" {
+		t.Fatalf("records %s", got)
+	}
+	if n := h.logs.FilterMessageSnippet("cannot save the position").Len(); n != 1 {
+		t.Fatalf("%d warnings about saving, want 1", n)
+	}
+}
