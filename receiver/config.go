@@ -82,6 +82,10 @@ type Config struct {
 	// for this long.
 	StorageRetention time.Duration `mapstructure:"storage_retention"`
 
+	// LifecycleEvents emits the selected containers' lifecycle events as
+	// log records.
+	LifecycleEvents LifecycleEventsConfig `mapstructure:"lifecycle_events"`
+
 	_ struct{}
 }
 
@@ -108,6 +112,13 @@ func (l LabelsConfig) selector() (*labelcopy.Selector, error) {
 
 func (m MatchConfig) rules() match.Rules {
 	return match.Rules{Names: m.Names, Images: m.Images, Labels: m.Labels}
+}
+
+// LifecycleEventsConfig turns the Docker events start, die, oom, kill,
+// health_status and restart of the selected containers into log records in
+// the same pipeline as their lines. Off by default.
+type LifecycleEventsConfig struct {
+	Enabled bool `mapstructure:"enabled"`
 }
 
 // Where a container without a saved position starts.

@@ -74,6 +74,7 @@ func TestConfigDefaultIsValidAndMatchesFactory(t *testing.T) {
 	assert.False(t, ra.ContainerCommand.Enabled)
 	assert.False(t, ra.ContainerCommandArgs.Enabled)
 	assert.False(t, ra.ContainerCommandLine.Enabled)
+	assert.False(t, cfg.LifecycleEvents.Enabled, "lifecycle events are off by default")
 	assert.Empty(t, cfg.Labels.Include, "no label is copied by default")
 	assert.Empty(t, cfg.Labels.Exclude)
 }
@@ -118,6 +119,7 @@ func TestConfigAllKeysSetAreLoaded(t *testing.T) {
 		ResyncInterval:       45 * time.Second,
 		Storage:              &storageID,
 		StorageRetention:     48 * time.Hour,
+		LifecycleEvents:      LifecycleEventsConfig{Enabled: true},
 		Include: MatchConfig{
 			Names:  []string{"web-*", "/^api-[0-9]+$/"},
 			Images: []string{"nginx:*"},

@@ -28,6 +28,7 @@ import (
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/follower"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/imageref"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/labelcopy"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/lifecycle"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/match"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/pool"
@@ -159,6 +160,28 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 	if r.cfg.ExcludeSelf {
 		self = discovery.DetectSelf()
 	}
+	// engineKnown is closed once the engine's version and host are known,
+	// which lifecycle records carry in their resource.
+	engineKnown := make(chan struct{})
+	var engineOnce sync.Once
+	var watcher *lifecycle.Watcher
+	if r.cfg.LifecycleEvents.Enabled {
+		watcher = &lifecycle.Watcher{
+			API: api, Consumer: r.next, ObsReport: r.obsrecv, Telemetry: r.telemetry, Logger: r.set.Logger,
+			Select: func(c docker.Container) bool {
+				return !self.Is(c) && r.matcher.Match(match.Candidate{Name: c.Name, Image: c.Image, Labels: c.Labels})
+			},
+			Resource:  r.resource,
+			ScopeName: metadata.ScopeName, ScopeVersion: r.set.BuildInfo.Version,
+			Timeout:    r.cfg.Timeout,
+			MinBackoff: backoffInitial, MaxBackoff: backoffMax,
+			Deliver: deliver,
+			Ready:   engineKnown,
+		}
+		if store != nil {
+			watcher.Store = store
+		}
+	}
 	d := &discovery.Discovery{
 		API: api, Matcher: r.matcher, Self: self, Handler: group, Logger: r.set.Logger,
 		Resync: r.cfg.ResyncInterval, Timeout: r.cfg.Timeout,
@@ -171,6 +194,7 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 			mode.set(m)
 			e := r.learnEngine(ctx, api, version)
 			r.set.Logger.Info("connected to Docker daemon", zap.String("engine_version", version), zap.Stringer("since_mode", m), zap.String("host_name", e.hostName))
+			engineOnce.Do(func() { close(engineKnown) })
 		},
 		Status: func(err error) { reportStatus(host, err) },
 		Failed: func() {
@@ -179,8 +203,13 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 	}
 	go func() {
 		defer close(r.done)
+		var lifecycleDone sync.WaitGroup
+		if watcher != nil {
+			lifecycleDone.Go(func() { watcher.Run(ctx) })
+		}
 		d.Run(ctx)
-		group.Wait() // saves the last positions
+		group.Wait()         // saves the last positions
+		lifecycleDone.Wait() // saves its position as it handles events
 		if store != nil {
 			if err := store.Close(context.Background()); err != nil {
 				r.set.Logger.Warn("close position storage", zap.Error(err))

@@ -6,6 +6,7 @@
 // lists the containers with the time each was last seen, so entries of
 // containers that are gone are deleted even when their removal was never
 // seen, and a restarted collector knows when the previous one last wrote.
+// One more key holds the position of the container lifecycle events.
 package checkpoint // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
 
 import (
@@ -18,11 +19,13 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/lifecycle"
 )
 
 const (
-	keyPrefix = "container/"
-	indexKey  = "index"
+	keyPrefix    = "container/"
+	indexKey     = "index"
+	lifecycleKey = "lifecycle"
 )
 
 // Entry is what is kept of one container.
@@ -201,6 +204,31 @@ func (s *Store) Reconcile(ctx context.Context, exists, selected func(id string) 
 	}
 	if err := s.client.Set(ctx, indexKey, idx); err != nil {
 		return fmt.Errorf("save position index: %w", err)
+	}
+	return nil
+}
+
+// LoadLifecycle returns the saved position of the lifecycle event stream.
+func (s *Store) LoadLifecycle(ctx context.Context) (lifecycle.Position, bool, error) {
+	raw, err := s.client.Get(ctx, lifecycleKey)
+	if err != nil || raw == nil {
+		return lifecycle.Position{}, false, err
+	}
+	var p lifecycle.Position
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return lifecycle.Position{}, false, fmt.Errorf("decode saved lifecycle event position: %w", err)
+	}
+	return p, true, nil
+}
+
+// SaveLifecycle writes the position of the lifecycle event stream.
+func (s *Store) SaveLifecycle(ctx context.Context, p lifecycle.Position) error {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode lifecycle event position: %w", err)
+	}
+	if err := s.client.Set(ctx, lifecycleKey, raw); err != nil {
+		return fmt.Errorf("save lifecycle event position: %w", err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/lifecycle"
 )
 
 // memClient is a storage.Client over a map.
@@ -239,5 +240,46 @@ func TestReconcileDoesNotHideAConcurrentSave(t *testing.T) {
 	}
 	if !s2.Has("x") {
 		t.Fatal("the reopened store lost the entry saved during a listing")
+	}
+}
+
+// The lifecycle event position has a key of its own: no container's entry,
+// untouched by reconciling and deleting containers, and read back by a
+// restarted collector.
+func TestLifecyclePositionSurvivesReconcileAndRestart(t *testing.T) {
+	ctx := context.Background()
+	mem := newMem()
+	s, err := Open(ctx, mem, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.LoadLifecycle(ctx); ok || err != nil {
+		t.Fatalf("a new store has a lifecycle position (%v)", err)
+	}
+	want := lifecycle.Position{Since: 1_700_000_000_000_000_001, Seen: []lifecycle.Mark{{Time: 1_700_000_000_500_000_000, Key: "9f"}}}
+	if err := s.SaveLifecycle(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, map[string]Entry{"a": {}}); err != nil {
+		t.Fatal(err)
+	}
+	none := func(string) bool { return false }
+	if err := s.Reconcile(ctx, none, none); err != nil {
+		t.Fatal(err)
+	}
+	if ids := s.IDs(); len(ids) != 0 {
+		t.Fatalf("entries %v left after every container is gone", ids)
+	}
+	s2, err := Open(ctx, mem, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := s2.LoadLifecycle(ctx)
+	if err != nil || !ok || got.Since != want.Since || len(got.Seen) != 1 || got.Seen[0] != want.Seen[0] {
+		t.Fatalf("LoadLifecycle = %+v, %v, %v; want %+v", got, ok, err, want)
+	}
+	mem.data[lifecycleKey] = []byte("{")
+	if _, _, err := s2.LoadLifecycle(ctx); err == nil {
+		t.Fatal("a damaged lifecycle position loads")
 	}
 }

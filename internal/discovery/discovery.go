@@ -116,9 +116,9 @@ func (d *Discovery) session(ctx context.Context) error {
 		Add("type", "container").
 		Add("event", "start", "die", "destroy", "rename")}
 	if d.lastEvent > 0 {
-		opts.Since = fmt.Sprintf("%d.%09d", d.lastEvent/1e9, d.lastEvent%1e9)
+		opts.Since = docker.Since(d.lastEvent)
 	}
-	ev, err := d.subscribe(ectx, stop, opts)
+	ev, err := docker.SubscribeEvents(ectx, stop, d.API, opts, d.Timeout)
 	if err != nil {
 		return err
 	}
@@ -145,24 +145,6 @@ func (d *Discovery) session(ctx context.Context) error {
 				return err
 			}
 		}
-	}
-}
-
-// subscribe opens the event stream. The client waits for the response
-// headers without a deadline; a daemon that never answers would stall
-// discovery for good, so the wait is bounded by Timeout.
-func (d *Discovery) subscribe(ctx context.Context, cancel context.CancelFunc, opts client.EventsListOptions) (client.EventsResult, error) {
-	got := make(chan client.EventsResult, 1)
-	go func() { got <- d.API.Events(ctx, opts) }()
-	t := time.NewTimer(d.Timeout)
-	defer t.Stop()
-	select {
-	case ev := <-got:
-		return ev, nil
-	case <-t.C:
-		cancel() // the client then returns, and its goroutine ends
-		<-got
-		return client.EventsResult{}, errors.New("subscribe to Docker events: no answer within timeout")
 	}
 }
 

@@ -72,10 +72,11 @@ type ctr struct {
 	finishedAt time.Time
 	removed    bool
 	// stops counts Stop/Remove calls: a follower ends when it changes.
-	stops  int
-	log    []Entry
-	forgot int           // messages dropped from the front of log by Forget
-	notify chan struct{} // closed and replaced on every log append / stop
+	stops    int
+	exitCode int // of the last run
+	log      []Entry
+	forgot   int           // messages dropped from the front of log by Forget
+	notify   chan struct{} // closed and replaced on every log append / stop
 }
 
 func (c *ctr) wakeLocked() {
@@ -144,27 +145,46 @@ func (d *Daemon) Start(id string) {
 	d.emitLocked(events.ActionStart, k, nil)
 }
 
-// Stop marks the container exited and emits "die". Every follow stream of
-// the container ends with a clean EOF after sending everything written
-// before the Stop.
-func (d *Daemon) Stop(id string) {
+// Stop marks the container exited with code 0 and emits "die". Every
+// follow stream of the container ends with a clean EOF after sending
+// everything written before the Stop.
+func (d *Daemon) Stop(id string) { d.Exit(id, 0) }
+
+// Exit is Stop with the process's exit code: "die" carries it as exitCode,
+// and inspect's State.ExitCode and the listing's status report it.
+func (d *Daemon) Exit(id string, code int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if k := d.mustLocked("Stop", id); k != nil {
-		d.stopLocked(k)
+	if k := d.mustLocked("Exit", id); k != nil {
+		d.exitLocked(k, code)
 	}
 }
 
-func (d *Daemon) stopLocked(k *ctr) {
+func (d *Daemon) stopLocked(k *ctr) { d.exitLocked(k, 0) }
+
+func (d *Daemon) exitLocked(k *ctr, code int) {
 	if k.state != stateRunning {
 		return
 	}
 	k.state = stateExited
 	k.pid = 0
+	k.exitCode = code
 	k.finishedAt = d.now()
 	k.stops++
 	k.wakeLocked()
-	d.emitLocked(events.ActionDie, k, map[string]string{"exitCode": "0"})
+	d.emitLocked(events.ActionDie, k, map[string]string{"exitCode": strconv.Itoa(code)})
+}
+
+// EmitContainerEvent emits a container event the other helpers do not
+// produce (oom, kill, "health_status: healthy", restart, ...) with the
+// container's attributes, as the daemon's LogContainerEvent does: labels,
+// then name and image, then extra. It changes no state.
+func (d *Daemon) EmitContainerEvent(id string, action events.Action, extra map[string]string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if k := d.mustLocked("EmitContainerEvent", id); k != nil {
+		d.emitLocked(action, k, extra)
+	}
 }
 
 // Remove deletes the container (list/inspect/logs answer 404 afterwards) and
@@ -303,7 +323,7 @@ func statusText(k *ctr) string {
 	case stateRunning:
 		return "Up"
 	case stateExited:
-		return "Exited (0)"
+		return "Exited (" + strconv.Itoa(k.exitCode) + ")"
 	default:
 		return "Created"
 	}
@@ -347,6 +367,7 @@ func inspectOf(k *ctr) container.InspectResponse {
 			Status:     container.ContainerState(k.state.String()),
 			Running:    k.state == stateRunning,
 			Pid:        k.pid,
+			ExitCode:   k.exitCode,
 			StartedAt:  k.startedAt.UTC().Format(time.RFC3339Nano),
 			FinishedAt: k.finishedAt.UTC().Format(time.RFC3339Nano),
 		},

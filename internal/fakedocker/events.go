@@ -86,7 +86,7 @@ type eventFilter map[string][]string
 func (f eventFilter) match(m events.Message) bool {
 	attrs := m.Actor.Attributes
 	if !matchAny(f, "type", func(v string) bool { return v == string(m.Type) }) ||
-		!matchAny(f, "event", func(v string) bool { return v == string(m.Action) }) ||
+		!matchAny(f, "event", f.actionMatcher(m.Action)) ||
 		!matchAny(f, "container", func(v string) bool {
 			return m.Type == events.ContainerEventType && (strings.HasPrefix(m.Actor.ID, v) || attrs["name"] == v)
 		}) ||
@@ -100,6 +100,34 @@ func (f eventFilter) match(m events.Message) bool {
 		}
 	}
 	return true
+}
+
+// actionMatcher compares event filter values with an action like the
+// daemon: exactly, except that a filter naming health_status, exec_create
+// or exec_start (whose actions carry a suffix, "health_status: healthy")
+// makes every value match as a prefix (moby#25798).
+func (f eventFilter) actionMatcher(action events.Action) func(v string) bool {
+	for _, v := range f["event"] {
+		switch v {
+		case "health_status", "exec_create", "exec_start":
+			return func(v string) bool { return strings.HasPrefix(string(action), v) }
+		}
+	}
+	return func(v string) bool { return v == string(action) }
+}
+
+// ResetEvents does to the event history what a daemon restart does: the
+// events emitted so far are forgotten (since replays none of them), and
+// every open /events response ends (the client sees a clean end of body,
+// as when the daemon shuts down its server).
+func (d *Daemon) ResetEvents() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.events = nil
+	close(d.evReset)
+	d.evReset = make(chan struct{})
+	close(d.eventsCh)
+	d.eventsCh = make(chan struct{})
 }
 
 func (d *Daemon) serveEvents(ctx context.Context, w http.ResponseWriter, req Request) {
@@ -133,6 +161,7 @@ func (d *Daemon) serveEvents(ctx context.Context, w http.ResponseWriter, req Req
 
 	d.mu.Lock()
 	idx := len(d.events)
+	reset := d.evReset
 	var replay []events.Message
 	if hasSince { // replay from the ring of the last 256 events, since inclusive
 		for _, m := range d.events[max(0, idx-eventsReplayLimit):idx] {
@@ -175,6 +204,12 @@ func (d *Daemon) serveEvents(ctx context.Context, w http.ResponseWriter, req Req
 	}
 	for {
 		d.mu.Lock()
+		select {
+		case <-reset: // the history this stream indexes is gone
+			d.mu.Unlock()
+			return
+		default:
+		}
 		batch := d.events[idx:]
 		idx = len(d.events)
 		notify := d.eventsCh
@@ -184,6 +219,8 @@ func (d *Daemon) serveEvents(ctx context.Context, w http.ResponseWriter, req Req
 		}
 		select {
 		case <-notify:
+		case <-reset:
+			return
 		case <-untilC:
 			return
 		case <-ctx.Done():

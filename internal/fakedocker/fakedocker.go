@@ -159,6 +159,7 @@ type Daemon struct {
 	lastEvent   time.Time
 	events      []events.Message
 	eventsCh    chan struct{} // closed and replaced when an event is appended
+	evReset     chan struct{} // closed and replaced by ResetEvents
 	logStreams  int
 	evStreams   int
 	streamsCh   chan struct{} // closed and replaced when logStreams/evStreams change
@@ -194,6 +195,7 @@ func New(t testing.TB, opts ...Option) *Daemon {
 		cfg:        cfg,
 		containers: make(map[string]*ctr),
 		eventsCh:   make(chan struct{}),
+		evReset:    make(chan struct{}),
 		streamsCh:  make(chan struct{}),
 		serveDone:  make(chan struct{}),
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -826,4 +827,100 @@ func parseFramesLoose(b []byte) []struct{} {
 		b = b[8+n:]
 	}
 	return out
+}
+
+// TestEventsLifecycleHelpers: Exit's die carries the exit code (inspect
+// and the listing report it too), EmitContainerEvent stamps the container's
+// attributes, a health_status filter matches as a prefix like the daemon's,
+// and /info reports the daemon clock.
+func TestEventsLifecycleHelpers(t *testing.T) {
+	now := at(0)
+	d := fakedocker.New(t, fakedocker.WithClock(func() time.Time { return now }))
+	cli := newClient(t, d)
+	ctx := testCtx(t)
+	d.AddContainer(fakedocker.Container{ID: cid, Name: "app", Image: "img:1", Labels: map[string]string{"team": "x"}})
+	d.Start(cid)
+	d.EmitContainerEvent(cid, "kill", map[string]string{"signal": "15"})
+	d.EmitContainerEvent(cid, "health_status: unhealthy", nil)
+	d.Exit(cid, 3)
+
+	in, err := cli.ContainerInspect(ctx, cid, client.ContainerInspectOptions{})
+	if err != nil || in.Container.State.ExitCode != 3 || in.Container.State.Running {
+		t.Fatalf("inspect: %+v %v", in.Container.State, err)
+	}
+	list, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true})
+	if err != nil || len(list.Items) != 1 || list.Items[0].Status != "Exited (3)" {
+		t.Fatalf("list: %+v %v", list.Items, err)
+	}
+	info, err := cli.Info(ctx, client.InfoOptions{})
+	if err != nil || info.Info.SystemTime != now.Format(time.RFC3339Nano) {
+		t.Fatalf("info SystemTime %q, want %q (%v)", info.Info.SystemTime, now.Format(time.RFC3339Nano), err)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	res := cli.Events(cctx, client.EventsListOptions{
+		Since:   "0.000000001",
+		Filters: make(client.Filters).Add("type", "container").Add("event", "die", "health_status", "kill"),
+	})
+	var got []string
+	for len(got) < 3 {
+		select {
+		case m := <-res.Messages:
+			a := m.Actor.Attributes
+			if a["name"] != "app" || a["image"] != "img:1" || a["team"] != "x" {
+				t.Fatalf("%s: attributes %v", m.Action, a)
+			}
+			got = append(got, string(m.Action)+"/"+a["signal"]+a["exitCode"])
+		case err := <-res.Err:
+			t.Fatal(err)
+		}
+	}
+	if want := "[kill/15 health_status: unhealthy/ die/3]"; fmt.Sprint(got) != want {
+		t.Fatalf("events %v, want %s", got, want)
+	}
+}
+
+// TestEventsResetForgetsHistoryAndEndsStreams: after ResetEvents a since
+// request replays nothing from before, and streams open at the reset end.
+func TestEventsResetForgetsHistoryAndEndsStreams(t *testing.T) {
+	d := fakedocker.New(t)
+	cli := newClient(t, d)
+	ctx := testCtx(t)
+	d.AddContainer(fakedocker.Container{ID: cid, Name: "app"})
+	d.Start(cid)
+	res := cli.Events(ctx, client.EventsListOptions{Since: "1"})
+	if err := d.WaitEventStreams(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	d.ResetEvents()
+	n := 0
+	for done := false; !done; {
+		select {
+		case <-res.Messages:
+			n++
+		case err := <-res.Err:
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("stream end: %v, want EOF", err)
+			}
+			done = true
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d events before the reset, want create and start", n)
+	}
+	d.Stop(cid)
+	res = cli.Events(ctx, client.EventsListOptions{Since: "1", Until: fakedocker.FormatTimestamp(time.Now())})
+	var got []events.Action
+	for done := false; !done; {
+		select {
+		case m := <-res.Messages:
+			got = append(got, m.Action)
+		case <-res.Err:
+			done = true
+		}
+	}
+	if len(got) != 1 || got[0] != "die" {
+		t.Fatalf("replay after the reset: %v, want [die]", got)
+	}
 }

@@ -3,6 +3,7 @@ package fakedocker
 import (
 	"net/http"
 	"runtime"
+	"time"
 
 	"github.com/moby/moby/api/types/system"
 )
@@ -38,6 +39,7 @@ func (d *Daemon) handleInfo(w http.ResponseWriter) {
 	}
 	total := len(d.containers)
 	d.mu.Unlock()
+	now := d.now()
 	writeJSON(w, http.StatusOK, system.Info{
 		ID:                info.ID,
 		Name:              info.Name,
@@ -52,5 +54,6 @@ func (d *Daemon) handleInfo(w http.ResponseWriter) {
 		Architecture:      runtime.GOARCH,
 		KernelVersion:     "6.8.0-fakedocker",
 		NCPU:              runtime.NumCPU(),
+		SystemTime:        now.Format(time.RFC3339Nano),
 	})
 }

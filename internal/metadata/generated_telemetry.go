@@ -33,6 +33,8 @@ type TelemetryBuilder struct {
 	DockerlogsrotatingCursorGaps            metric.Int64Counter
 	DockerlogsrotatingDuplicatesSkipped     metric.Int64Counter
 	DockerlogsrotatingEmitLag               metric.Float64Histogram
+	DockerlogsrotatingLifecycleEvents       metric.Int64Counter
+	DockerlogsrotatingLifecycleGaps         metric.Int64Counter
 	DockerlogsrotatingLinesMerged           metric.Int64Counter
 	DockerlogsrotatingLinesRead             metric.Int64Counter
 	DockerlogsrotatingLinesTruncated        metric.Int64Counter
@@ -117,6 +119,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithDescription("Time from a line's Docker timestamp to the moment the next consumer accepted it. [Development]"),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries([]float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 3600}...),
+	)
+	errs = errors.Join(errs, err)
+	builder.DockerlogsrotatingLifecycleEvents, err = builder.meter.Int64Counter(
+		"otelcol_dockerlogsrotating_lifecycle_events",
+		metric.WithDescription("Container lifecycle events handed to the pipeline as log records (lifecycle_events enabled), by event name. [Development]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.DockerlogsrotatingLifecycleGaps, err = builder.meter.Int64Counter(
+		"otelcol_dockerlogsrotating_lifecycle_gaps",
+		metric.WithDescription("Resumes of the lifecycle event stream where the daemon no longer held the last event read (it keeps its last 256 events, in memory); events in between may be lost. [Development]"),
+		metric.WithUnit("{gap}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.DockerlogsrotatingLinesMerged, err = builder.meter.Int64Counter(

@@ -132,6 +132,38 @@ func AssertEqualDockerlogsrotatingEmitLag(t *testing.T, tt *componenttest.Teleme
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualDockerlogsrotatingLifecycleEvents(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_dockerlogsrotating_lifecycle_events",
+		Description: "Container lifecycle events handed to the pipeline as log records (lifecycle_events enabled), by event name. [Development]",
+		Unit:        "{event}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_dockerlogsrotating_lifecycle_events")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualDockerlogsrotatingLifecycleGaps(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_dockerlogsrotating_lifecycle_gaps",
+		Description: "Resumes of the lifecycle event stream where the daemon no longer held the last event read (it keeps its last 256 events, in memory); events in between may be lost. [Development]",
+		Unit:        "{gap}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_dockerlogsrotating_lifecycle_gaps")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualDockerlogsrotatingLinesMerged(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_dockerlogsrotating_lines_merged",

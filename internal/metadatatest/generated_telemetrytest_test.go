@@ -26,6 +26,8 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.DockerlogsrotatingCursorGaps.Add(context.Background(), 1)
 	tb.DockerlogsrotatingDuplicatesSkipped.Add(context.Background(), 1)
 	tb.DockerlogsrotatingEmitLag.Record(context.Background(), 1)
+	tb.DockerlogsrotatingLifecycleEvents.Add(context.Background(), 1)
+	tb.DockerlogsrotatingLifecycleGaps.Add(context.Background(), 1)
 	tb.DockerlogsrotatingLinesMerged.Add(context.Background(), 1)
 	tb.DockerlogsrotatingLinesRead.Add(context.Background(), 1)
 	tb.DockerlogsrotatingLinesTruncated.Add(context.Background(), 1)
@@ -58,6 +60,12 @@ func TestSetupTelemetry(t *testing.T) {
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualDockerlogsrotatingEmitLag(t, testTel,
 		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualDockerlogsrotatingLifecycleEvents(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualDockerlogsrotatingLifecycleGaps(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualDockerlogsrotatingLinesMerged(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
