@@ -95,41 +95,53 @@ func TestPacer(t *testing.T) {
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
 
 	p := pacer{delay: 100 * time.Millisecond}
-	if p.slow(ms(0), 100) {
+	if p.slow(ms(0), 100, 1) {
 		t.Error("slow at its first data")
 	}
-	if p.slow(ms(40), 110) {
+	if p.slow(ms(40), 110, 1) {
 		t.Error("slow within its first window")
 	}
 	// 1 KiB in 100 ms: slow; a new window starts.
-	if !p.slow(ms(100), 100+1024) {
+	if !p.slow(ms(100), 100+1024, 1) {
 		t.Error("1 KiB per delay not slow")
 	}
 	// 1 MiB in 10 ms (a backlog), then a 30 ms hiccup: not slow.
-	if p.slow(ms(110), 1<<20) || p.slow(ms(140), 1<<20) {
+	if p.slow(ms(110), 1<<20, 1) || p.slow(ms(140), 1<<20, 1) {
 		t.Error("a fast stream or its hiccup was paced")
 	}
 	// The window from 100 ms to 160 ms with 1 MiB: not slow.
-	if p.slow(ms(160), 1<<20) {
+	if p.slow(ms(160), 1<<20, 1) {
 		t.Error("1 MiB in 60 ms paced")
 	}
 	// Then nothing for 150 ms: slow.
-	if !p.slow(ms(310), 1<<20) {
+	if !p.slow(ms(310), 1<<20, 1) {
 		t.Error("a stream quiet for a whole window not slow")
 	}
 	// Just under and at paceBytes per delay.
 	p = pacer{delay: 100 * time.Millisecond}
-	p.slow(ms(0), 0)
-	if !p.slow(ms(100), paceBytes-1) {
+	p.slow(ms(0), 0, 0)
+	if !p.slow(ms(100), paceBytes-1, 1) {
 		t.Error("just under paceBytes per delay not slow")
 	}
-	if p.slow(ms(200), 2*paceBytes) {
+	if p.slow(ms(200), 2*paceBytes, 1) {
 		t.Error("paceBytes per delay paced")
 	}
 
+	// A pause filled the socket with short lines: 278 messages of 100
+	// bytes (a unix socket's default buffer) in one delay is a backlog,
+	// not a slow stream, though it is far under paceBytes.
+	p = pacer{delay: 100 * time.Millisecond}
+	p.slow(ms(0), 0, 0)
+	if p.slow(ms(105), 278*100, 278) {
+		t.Error("a socket full of short lines paced")
+	}
+	if !p.slow(ms(205), 278*100+1000, 288) {
+		t.Error("10 short lines per delay not slow")
+	}
+
 	p = pacer{}
-	p.slow(ms(0), 0)
-	if p.slow(ms(5000), 1) {
+	p.slow(ms(0), 0, 0)
+	if p.slow(ms(5000), 1, 1) {
 		t.Error("delay 0 paced a stream")
 	}
 }

@@ -167,8 +167,8 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 	// Engine 23 replaced: from 23 on, two equal messages are two lines.
 	resends := f.tracker.Mode() == cursor.SinceFilter
 	pace := pacer{delay: f.set.SlowStreamPause}
-	var seen int64  // payload bytes of every frame, replayed ones included
-	waited := false // the last read from the stream had to wait for the daemon
+	var seen, frames int64 // payload bytes and frames read, replayed ones included
+	waited := false        // the last read from the stream had to wait for the daemon
 	for {
 		// Hand the batch on before a read that may block (the reader has
 		// caught up), or when it is full. Checked before every frame, so
@@ -201,7 +201,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			// that did not wait, more may be in the socket: no pause. A
 			// rotation or shutdown ends the pause and the read after it;
 			// the pause is not idleness.
-			if caughtUp && waited && o.data && pace.slow(time.Now(), seen) {
+			if caughtUp && waited && o.data && pace.slow(time.Now(), seen, frames) {
 				f.pauses++
 				dog.stop()
 				sleep(sctx, pace.pause(time.Now()))
@@ -242,6 +242,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			return o
 		}
 		seen += int64(len(fr.Payload))
+		frames++
 		if !o.data {
 			o.data = true
 			tel.DockerlogsrotatingReopenDuration.Record(ctx, time.Since(opened).Seconds())
