@@ -136,6 +136,19 @@ func install() (time.Duration, error) {
 	if os.Geteuid() != 0 {
 		return 0, errors.New("podman is not installed, and installing it with apt-get needs root")
 	}
+	// Test processes of several packages may get here at once: one installs,
+	// the others wait for it and find podman.
+	guard, err := os.OpenFile(filepath.Join(os.TempDir(), "dlr-podman-install.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer guard.Close()
+	if err := syscall.Flock(int(guard.Fd()), syscall.LOCK_EX); err != nil {
+		return 0, fmt.Errorf("lock the install: %w", err)
+	}
+	if _, err := exec.LookPath("podman"); err == nil {
+		return 0, nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	begin := time.Now()
