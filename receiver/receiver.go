@@ -189,11 +189,14 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 		// saved position, or with start_at beginning.
 		InspectStopped: store != nil || r.cfg.StartAt == StartAtBeginning,
 		MinBackoff:     backoffInitial, MaxBackoff: backoffMax,
-		Connected: func(version string) {
-			m := cursor.ModeForEngine(version)
+		Connected: func(engine docker.Engine) {
+			m := cursor.ModeForEngine(engine.Version)
+			if engine.Podman {
+				m = cursor.SinceAfter
+			}
 			mode.set(m)
-			e := r.learnEngine(ctx, api, version)
-			r.set.Logger.Info("connected to Docker daemon", zap.String("engine_version", version), zap.Stringer("since_mode", m), zap.String("host_name", e.hostName))
+			e := r.learnEngine(ctx, api, engine)
+			r.set.Logger.Info("connected to Docker daemon", zap.String("runtime", engine.Runtime()), zap.String("engine_version", engine.Version), zap.Stringer("since_mode", m), zap.String("host_name", e.hostName))
 			engineOnce.Do(func() { close(engineKnown) })
 		},
 		Status: func(err error) { reportStatus(host, err) },
@@ -306,7 +309,7 @@ func (r *logsReceiver) loadTLS() (*tls.Config, error) {
 
 // engineInfo is what the receiver knows of the daemon it is connected to.
 type engineInfo struct {
-	version          string
+	version, runtime string
 	hostName, hostID string
 }
 
@@ -314,8 +317,8 @@ type engineInfo struct {
 // enabled, asks the daemon for its host (GET /info, bounded by timeout).
 // Should /info fail, the host known from an earlier connection to the same
 // endpoint is kept; records simply lack host.* when none is known.
-func (r *logsReceiver) learnEngine(ctx context.Context, api docker.API, version string) engineInfo {
-	e := engineInfo{version: version}
+func (r *logsReceiver) learnEngine(ctx context.Context, api docker.API, engine docker.Engine) engineInfo {
+	e := engineInfo{version: engine.Version, runtime: engine.Runtime()}
 	if old := r.engine.Load(); old != nil {
 		e.hostName, e.hostID = old.hostName, old.hostID
 	}
@@ -353,12 +356,14 @@ func (r *logsReceiver) resource(c docker.Container) pcommon.Resource {
 	}
 	setNonEmpty(rb.SetContainerImageID, c.ImageID)
 	setNonEmpty(rb.SetContainerHostname, c.Hostname)
-	rb.SetContainerRuntimeName("docker")
+	runtime := "docker"
 	if e := r.engine.Load(); e != nil {
+		runtime = e.runtime
 		setNonEmpty(rb.SetContainerRuntimeVersion, e.version)
 		setNonEmpty(rb.SetHostName, e.hostName)
 		setNonEmpty(rb.SetHostID, e.hostID)
 	}
+	rb.SetContainerRuntimeName(runtime)
 	if len(c.Command) > 0 {
 		rb.SetContainerCommand(c.Command[0])
 		rb.SetContainerCommandArgs(anySlice(c.Command))

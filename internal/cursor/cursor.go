@@ -27,14 +27,44 @@ const (
 	// SinceFilter (Engine before 23): the daemon drops every message older
 	// than since, before and after the first match.
 	SinceFilter
+	// SinceAfter (Podman's Docker-compatible API): the daemon sends the
+	// messages it stored strictly after since (parsed as a float, so only to
+	// about a quarter of a microsecond), but stamps them in whole seconds.
+	// One writer (conmon) stamps and writes them in file order, so what it
+	// sends is the log from the first message after since on. Its tail
+	// cannot be combined with since: it re-assembles split lines wrongly
+	// and a follow stream loses what is written while it is read.
+	SinceAfter
 )
 
 func (m Mode) String() string {
-	if m == SinceFilter {
+	switch m {
+	case SinceFilter:
 		return "filter"
+	case SinceAfter:
+		return "after"
 	}
 	return "prefix"
 }
+
+// sinceMargin is how far before a position's Since a SinceAfter daemon is
+// asked to start: since is exclusive there, and the float it is parsed into
+// is off by up to about 0.12 µs (more after 2106). The messages of the
+// margin, stamped before Since, are dropped by the Replay.
+const sinceMargin = 1000 // ns
+
+// SinceParam formats p's Since for a daemon of mode m (see
+// Position.SinceParam).
+func (m Mode) SinceParam(p Position) string {
+	if m == SinceAfter && p.Since > 0 {
+		p.Since = max(p.Since-sinceMargin, 1)
+	}
+	return p.SinceParam()
+}
+
+// TailSafe reports whether a reopen at p may ask a daemon of mode m for a
+// tail window (see Position.TailSafe): never on SinceAfter daemons.
+func (m Mode) TailSafe(p Position) bool { return m != SinceAfter && p.TailSafe() }
 
 // ModeForEngine returns the since semantics of a Docker Engine version such
 // as "20.10.24" or "29.1.0". Unparsable versions get the modern semantics.

@@ -32,8 +32,13 @@ type msg struct {
 }
 
 // daemon answers since like the Engine does in the given mode; tail > 0
-// first keeps only the newest tail messages, as the Engine does.
-func daemon(log []msg, mode Mode, since int64, tail int) []msg {
+// first keeps only the newest tail messages, as the Engine does. SinceAfter
+// is Podman (see podman).
+func daemon(log []msg, mode Mode, pos Position, tail int) []msg {
+	if mode == SinceAfter {
+		return podman(log, mode.SinceParam(pos))
+	}
+	since := pos.Since
 	if tail > 0 && tail < len(log) {
 		log = log[len(log)-tail:]
 	}
@@ -97,17 +102,23 @@ func (r *reader) feed(m msg, skip *[2]uint64) {
 // readAll reads log through streams that each deliver at most chunk messages.
 func readAll(t *testing.T, log []msg, mode Mode, chunks func(unsettled int) int, tails func() int) *reader {
 	t.Helper()
-	r := &reader{mode: mode, tr: NewTracker(mode, Position{})}
-	pos := Position{}
+	return readFrom(t, log, mode, Position{}, chunks, tails)
+}
+
+// readFrom is readAll from the position start.
+func readFrom(t *testing.T, log []msg, mode Mode, start Position, chunks func(unsettled int) int, tails func() int) *reader {
+	t.Helper()
+	r := &reader{mode: mode, tr: NewTracker(mode, start)}
+	pos := start
 	untailed := false
 	var missedAt Fingerprint
 	for range 100 * (len(log) + 1) {
 		tail := 0
-		if tails != nil && pos.TailSafe() && !untailed {
+		if tails != nil && mode.TailSafe(pos) && !untailed {
 			tail = tails()
 		}
 		untailed = false
-		sent := daemon(log, mode, pos.Since, tail)
+		sent := daemon(log, mode, pos, tail)
 		rp := NewReplay(pos, tail > 0, missedAt)
 		skip := pos.SkipStreamLines
 		r.pending = [3][]string{}

@@ -90,6 +90,12 @@ func (r *Replay) Keep(ts int64, stream uint8, partial bool, payload []byte) bool
 		return false
 	}
 	if fp := FingerprintOf(ts, stream, partial, payload); r.dropped == 0 && fp != r.pos.Anchor {
+		if ts < r.pos.Since {
+			// Sent although stamped before since: a SinceAfter daemon
+			// asked to start a margin early. Such messages precede the
+			// anchor in the log, and were consumed.
+			return false
+		}
 		if r.tailed && fp != r.lastMiss {
 			// The tail window did not reach back to the anchor.
 			r.missed, r.first = true, fp

@@ -65,6 +65,10 @@ func (t *Tracker) Observe(ts int64, stream uint8, partial bool, payload []byte) 
 		}
 		return
 	}
+	if t.mode == SinceAfter {
+		t.observeAfter(ts, stream, partial, payload)
+		return
+	}
 	if ts > s.maxTS {
 		s.maxTS = ts
 	}
@@ -74,6 +78,28 @@ func (t *Tracker) Observe(ts int64, stream uint8, partial bool, payload []byte) 
 			s.anchor = fp
 		}
 		s.ring = append(s.ring, fp)
+		s.count++
+	}
+}
+
+// observeAfter is Observe for SinceAfter. It counts like SincePrefix,
+// since a daemon that sends every message stored after since, in file
+// order and with non-decreasing stamps, sends the log from its first match
+// on, with two differences. Whatever a stream sends first is its first
+// match, even when stamped before since: the daemon compares the stamps it
+// stored, which it sends cut to whole seconds. And a later message stamped
+// before the anchor (the host clock was stepped back) is filtered out by
+// the next stream, so it is not counted.
+func (t *Tracker) observeAfter(ts int64, stream uint8, partial bool, payload []byte) {
+	s := &t.live
+	switch {
+	case ts > s.maxTS:
+		s.maxTS, s.since, s.count = ts, ts, 1
+		s.anchor = FingerprintOf(ts, stream, partial, payload)
+	case s.count == 0:
+		s.count = 1
+		s.anchor = FingerprintOf(ts, stream, partial, payload)
+	case ts >= s.anchor.Timestamp:
 		s.count++
 	}
 }

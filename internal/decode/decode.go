@@ -88,6 +88,9 @@ type Reader struct {
 	// maxFrame are clamped. It must match the daemon's log driver buffer size.
 	// Unused for multiplexed streams, which carry their own framing.
 	PartialSize int
+	// SplitCR joins a TTY line that Podman sent in two messages, its text
+	// and then the terminal's "\r\n" (see joinCR). Set it for Podman only.
+	SplitCR bool
 
 	rd       io.Reader
 	raw      bool
@@ -277,6 +280,9 @@ func (r *Reader) nextRaw(f *Frame) error {
 	default: // aborted: the leftover is not known to be complete
 		return r.fail(err, "")
 	}
+	if ok && r.SplitCR && nl >= 0 {
+		f.Payload = joinCR(f.Payload, ts)
+	}
 	if ok {
 		if k := r.nextStampAt(f.Payload, ts); k >= 0 {
 			// A run that ended without '\n' left its last text as a
@@ -317,6 +323,34 @@ func (r *Reader) nextStampAt(p []byte, ts int64) int {
 		}
 		i = j + len(stampEnd)
 	}
+}
+
+// joinCR undoes a split that Podman makes in TTY lines. conmon stores what
+// it reads from the terminal at a time as one message, and the terminal
+// writes a line's text and the "\r\n" it turns "\n" into as two pieces, so
+// a read between them stores the text as a partial message and "\r" as the
+// next one. Podman sends both with their stamps, in whole seconds
+// (RFC 3339, "Z" or an offset), and without framing the second stamp ends
+// up inside the line: "text" + "2026-01-02T03:04:05Z " + "\r". A payload
+// that ends so, the stamp no earlier than ts and at most a second later,
+// loses the inner stamp. Text that itself ends with such a stamp, a space
+// and "\r" is cut too.
+func joinCR(p []byte, ts int64) []byte {
+	n := len(p)
+	if n < minPrefix+2 || p[n-1] != '\r' || p[n-2] != ' ' {
+		return p
+	}
+	for _, l := range [...]int{minPrefix, len("2006-01-02T15:04:05+07:00")} {
+		start := n - 2 - l
+		if start < 0 {
+			continue
+		}
+		if next, ok := parseSlow(p[start : n-2]); ok && next >= ts-ts%e9 && next-ts <= e9 {
+			p[start] = '\r'
+			return p[: start+1 : start+1]
+		}
+	}
+	return p
 }
 
 // stampEnd ends a fixed-format timestamp prefix: "...000000000Z ".

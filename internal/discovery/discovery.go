@@ -52,9 +52,9 @@ type Discovery struct {
 	Timeout time.Duration
 	// Backoff between reconnect attempts: doubles from Min to Max.
 	MinBackoff, MaxBackoff time.Duration
-	// Connected is called with the engine version after every successful
+	// Connected is called with the engine after every successful
 	// (re)connection, before any container is reported.
-	Connected func(engineVersion string)
+	Connected func(docker.Engine)
 	// Status is called with nil when the daemon is reachable and with the
 	// error while it is not.
 	Status func(err error)
@@ -104,7 +104,7 @@ func (d *Discovery) session(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connect to Docker daemon: %w", err)
 	}
-	d.Connected(v.Version)
+	d.Connected(docker.EngineOf(v))
 
 	// Subscribe before listing so that nothing happening in between is
 	// missed; what the listing already covers is merely seen twice. (The

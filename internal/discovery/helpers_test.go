@@ -109,9 +109,9 @@ func (r *recorder) listings() int {
 	return r.listed
 }
 
-func (r *recorder) connected(v string) { r.add(rec{kind: "connected", version: v}) }
-func (r *recorder) status(err error)   { r.add(rec{kind: "status", err: err}) }
-func (r *recorder) failed()            { r.add(rec{kind: "failed"}) }
+func (r *recorder) connected(e docker.Engine) { r.add(rec{kind: "connected", version: e.Version}) }
+func (r *recorder) status(err error)          { r.add(rec{kind: "status", err: err}) }
+func (r *recorder) failed()                   { r.add(rec{kind: "failed"}) }
 
 func (r *recorder) snapshot() []rec {
 	r.mu.Lock()

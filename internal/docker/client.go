@@ -80,3 +80,34 @@ func IsPlainTCP(endpoint string, tlsConfigured bool) bool {
 	scheme = strings.ToLower(scheme)
 	return scheme != "unix" && scheme != "npipe"
 }
+
+// Engine is what the receiver learns of the daemon from GET /version.
+type Engine struct {
+	// Version is the daemon's: "20.10.24" for Docker, "4.3.1" for Podman.
+	Version string
+	// Podman says the daemon is Podman's Docker-compatible API (podman
+	// system service), whose logs endpoint differs from Docker's.
+	Podman bool
+}
+
+// podmanComponent is the name of the component Podman lists in GET /version.
+const podmanComponent = "Podman Engine"
+
+// EngineOf reads the daemon's version answer.
+func EngineOf(v client.ServerVersionResult) Engine {
+	e := Engine{Version: v.Version}
+	for _, c := range v.Components {
+		if c.Name == podmanComponent {
+			e.Podman = true
+		}
+	}
+	return e
+}
+
+// Runtime names the container runtime (container.runtime.name).
+func (e Engine) Runtime() string {
+	if e.Podman {
+		return "podman"
+	}
+	return "docker"
+}

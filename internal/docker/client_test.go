@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/client"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
@@ -234,5 +235,19 @@ func TestInfoNamesTheHost(t *testing.T) {
 	}
 	if got := docker.ContainerFromInspect(in.Container).Command; len(got) != 2 || got[0] != "/app" || got[1] != "-v" {
 		t.Errorf("Command %q, want [/app -v]", got)
+	}
+}
+
+func TestEngineOf(t *testing.T) {
+	// What Podman 4.3.1's GET /version lists (trimmed), and Docker's.
+	podman := client.ServerVersionResult{Version: "4.3.1", Components: []system.ComponentVersion{
+		{Name: "Podman Engine", Version: "4.3.1"}, {Name: "Conmon", Version: "conmon version 2.1.6"}}}
+	if e := docker.EngineOf(podman); !e.Podman || e.Version != "4.3.1" || e.Runtime() != "podman" {
+		t.Errorf("Podman: %+v", e)
+	}
+	dockerd := client.ServerVersionResult{Version: "20.10.24", Components: []system.ComponentVersion{
+		{Name: "Engine", Version: "20.10.24"}, {Name: "containerd", Version: "1.6.20"}}}
+	if e := docker.EngineOf(dockerd); e.Podman || e.Runtime() != "docker" {
+		t.Errorf("Docker: %+v", e)
 	}
 }

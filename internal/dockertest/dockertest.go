@@ -159,7 +159,7 @@ func setup() (*Engine, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	if err := buildLoggen(ctx, filepath.Join(dir, "loggen")); err != nil {
+	if err := BuildLoggen(ctx, filepath.Join(dir, "loggen")); err != nil {
 		return nil, err
 	}
 	bin, err := os.ReadFile(filepath.Join(dir, "loggen"))
@@ -194,7 +194,8 @@ func setup() (*Engine, error) {
 	return e, nil
 }
 
-func buildLoggen(ctx context.Context, out string) error {
+// BuildLoggen builds the static loggen binary (linux, CGO off) at out.
+func BuildLoggen(ctx context.Context, out string) error {
 	gobin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	if _, err := os.Stat(gobin); err != nil {
 		gobin = "go" // go test puts GOROOT/bin first in PATH

@@ -48,10 +48,10 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	// to the position, and the next open asks for a larger one if not.
 	tail := ""
 	window := uint64(0)
-	if f.set.ReopenTail > 0 && pos.TailSafe() {
+	if f.set.ReopenTail > 0 && f.tracker.Mode().TailSafe(pos) {
 		window = tailWindow(uint64(f.set.ReopenTail), pos.Skip, f.tailMisses)
 	}
-	since := pos.SinceParam()
+	since := f.tracker.Mode().SinceParam(pos)
 	f.searchSince = 0
 	if f.clockStepped(c, pos) {
 		// The run's lines are stamped before the position: an Engine
@@ -123,8 +123,9 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 // the consumer has not accepted yet.
 func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.Reader, pos cursor.Position, tailed bool, opened time.Time, dog *watchdog, rot *rotation) outcome {
 	tel := f.set.Telemetry
-	dec := newDecoder(c, body)
-	orphans := line.ContinuationsShareTimestamp(c.LogDriver)
+	dec := newDecoder(c, body, f.tracker.Mode())
+	// Podman stamps each part of a split line anew, whatever its driver is called.
+	orphans := line.ContinuationsShareTimestamp(c.LogDriver) && f.tracker.Mode() != cursor.SinceAfter
 	replay := cursor.NewReplay(pos, tailed, f.missedAt)
 	if f.searchSince != 0 {
 		replay = cursor.NewSearch(pos)
@@ -487,7 +488,7 @@ func (f *Follower) startPosition(ctx context.Context) (cursor.Position, error) {
 		return cursor.Position{}, wrap("read last log line", *c, err)
 	}
 	defer body.Close()
-	dec := newDecoder(*c, body)
+	dec := newDecoder(*c, body, f.set.Mode())
 	var last cursor.Fingerprint
 	for {
 		fr, err := dec.Next()
@@ -500,6 +501,9 @@ func (f *Follower) startPosition(ctx context.Context) (cursor.Position, error) {
 		if fr.Timestamp >= last.Timestamp {
 			last = cursor.FingerprintOf(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload)
 		}
+	}
+	if f.set.Mode() == cursor.SinceAfter {
+		return f.endAfter(rctx, *c, last.Timestamp)
 	}
 	return endPosition(last), nil
 }
@@ -544,9 +548,11 @@ func tailWindow(base, skip uint64, misses int) uint64 {
 // newDecoder reads a TTY container's raw stream or another's multiplexed
 // one. The daemon's Content-Type cannot decide: before API 1.42 it says
 // raw-stream for both.
-func newDecoder(c docker.Container, body io.Reader) *decode.Reader {
+func newDecoder(c docker.Container, body io.Reader, m cursor.Mode) *decode.Reader {
 	if c.TTY {
-		return decode.NewRawReader(body, maxFrame)
+		r := decode.NewRawReader(body, maxFrame)
+		r.SplitCR = m == cursor.SinceAfter // Podman
+		return r
 	}
 	return decode.NewMuxReader(body, maxFrame)
 }
