@@ -17,8 +17,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	otelreceiver "go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
@@ -201,7 +199,7 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 		},
 		Status: func(err error) { reportStatus(host, err) },
 		Failed: func() {
-			r.telemetry.DockerlogsrotatingStreamErrors.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("error.type", "connect"))))
+			r.telemetry.DockerlogsrotatingStreamErrors.Add(ctx, 1, follower.ErrorConnect.Attr())
 		},
 	}
 	go func() {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -108,7 +107,7 @@ const maxFrame = 1 << 20
 
 // outcome says why a stream ended.
 type outcome struct {
-	reason string // an enum value of the reason attribute
+	reason endReason
 	err    error
 	data   bool // the stream delivered at least one message
 	fresh  bool // one past the replay, that is not read before
@@ -312,11 +311,11 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 			return nil
 		}
 		switch o.reason {
-		case "tail_miss":
+		case endTailMiss:
 			wait = 0 // reopen at once, without tail
-		case "multiline_flush":
+		case endMultilineFlush:
 			wait = 0 // the stream ended only to emit a group
-		case "rotation":
+		case endRotation:
 			wait = 0
 			tel.DockerlogsrotatingContainersWaiting.Add(ctx, 1)
 			waited, err := slot.Yield(ctx)
@@ -327,7 +326,7 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 			if waited > 0 {
 				tel.DockerlogsrotatingPoolWait.Record(ctx, waited.Seconds())
 			}
-		case "eof":
+		case endEOF:
 			if !c.Running {
 				// The whole log of a stopped container was read: its run
 				// is over, and a line it left unfinished never ends.
@@ -483,21 +482,19 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // errorType maps an error to the bounded error.type attribute.
-func errorType(err error) string {
+func errorType(err error) ErrorType {
 	var de *decode.DaemonError
 	switch {
 	case cerrdefs.IsNotFound(err):
-		return "not_found"
+		return errorNotFound
 	case cerrdefs.IsNotImplemented(err):
-		return "unsupported_driver"
+		return errorUnsupported
 	case errors.As(err, &de):
-		return "daemon"
+		return errorDaemon
 	case errors.Is(err, decode.ErrFrameTooLarge), errors.Is(err, decode.ErrBadHeader):
-		return "frame"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "read"
+		return errorFrame
 	}
-	return "read"
+	return errorRead
 }
 
 func attrSet(key, value string) metric.MeasurementOption {

@@ -69,17 +69,17 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return outcome{reason: "shutdown"}
+			return outcome{reason: endShutdown}
 		}
 		if dog.fired.Load() {
-			tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, attrSet("error.type", "stall"))
-			return outcome{reason: "idle", err: wrap("open log stream", c, errStalled)}
+			tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, errorStall.Attr())
+			return outcome{reason: endIdle, err: wrap("open log stream", c, errStalled)}
 		}
-		tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, attrSet("error.type", errorType(err)))
+		tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, errorType(err).Attr())
 		if rot.rotated() {
-			return outcome{reason: "rotation"}
+			return outcome{reason: endRotation}
 		}
-		return outcome{reason: "error", err: wrap("open log stream", c, err)}
+		return outcome{reason: endError, err: wrap("open log stream", c, err)}
 	}
 	defer body.Close()
 	tel.DockerlogsrotatingStreamsOpen.Add(ctx, 1)
@@ -91,7 +91,7 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	}
 	if f.out.Len() > 0 {
 		if f.flush(ctx) != nil {
-			o.reason = "shutdown"
+			o.reason = endShutdown
 		}
 	}
 	bg := context.WithoutCancel(ctx)
@@ -99,20 +99,20 @@ func (f *Follower) stream(ctx context.Context, c docker.Container) outcome {
 	tel.DockerlogsrotatingStreamAge.Record(bg, time.Since(opened).Seconds())
 	switch {
 	case ctx.Err() != nil:
-		o.reason = "shutdown"
-	case o.reason == "tail_miss", o.reason == "multiline_flush":
-	case rot.rotated() && o.reason != "eof":
-		o.reason, o.err = "rotation", nil
-	case dog.fired.Load() && o.reason != "eof":
-		o.reason, o.err = "idle", wrap("read log stream", c, errStalled)
-		tel.DockerlogsrotatingStreamErrors.Add(bg, 1, attrSet("error.type", "stall"))
+		o.reason = endShutdown
+	case o.reason == endTailMiss, o.reason == endMultilineFlush:
+	case rot.rotated() && o.reason != endEOF:
+		o.reason, o.err = endRotation, nil
+	case dog.fired.Load() && o.reason != endEOF:
+		o.reason, o.err = endIdle, wrap("read log stream", c, errStalled)
+		tel.DockerlogsrotatingStreamErrors.Add(bg, 1, errorStall.Attr())
 	case o.err != nil:
-		o.reason = "error"
-		tel.DockerlogsrotatingStreamErrors.Add(bg, 1, attrSet("error.type", errorType(o.err)))
+		o.reason = endError
+		tel.DockerlogsrotatingStreamErrors.Add(bg, 1, errorType(o.err).Attr())
 		o.err = wrap("read log stream", c, o.err)
 	}
-	tel.DockerlogsrotatingStreamRotations.Add(bg, 1, attrSet("reason", o.reason))
-	f.set.Logger.Debug("log stream closed", zap.String("container", c.Name), zap.String("reason", o.reason), zap.Error(o.err))
+	tel.DockerlogsrotatingStreamRotations.Add(bg, 1, o.reason.attr())
+	f.set.Logger.Debug("log stream closed", zap.String("container", c.Name), zap.String("reason", string(o.reason)), zap.Error(o.err))
 	return o
 }
 
@@ -224,7 +224,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			case due != nil && due.expired():
 				// Ended to emit a group no line continued in time.
 				f.flushGroups(time.Now())
-				o.reason = "multiline_flush"
+				o.reason = endMultilineFlush
 			case errors.Is(err, io.EOF) && f.searchSince != 0:
 				// The position is not in the log any more: read the run
 				// from its start instead (lines may come twice, none is
@@ -236,7 +236,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 				f.atRunEnd, f.searchSince = false, 0
 				o.err = errSearchMissed
 			case errors.Is(err, io.EOF):
-				o.reason = "eof"
+				o.reason = endEOF
 			default:
 				o.err = err
 			}
@@ -255,7 +255,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 		if !replay.Done() {
 			if !replay.Keep(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload) {
 				if replay.Missed() {
-					o.reason = "tail_miss"
+					o.reason = endTailMiss
 					return o
 				}
 				dupes++
@@ -293,7 +293,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 		o.fresh = true
 		if fr.BadTimestamp {
 			// Delivered with its whole text; counted so it is not silent.
-			tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, attrSet("error.type", "frame"))
+			tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, errorFrame.Attr())
 		}
 		f.tracker.Observe(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload)
 		bytes += int64(len(fr.Payload))
@@ -444,7 +444,7 @@ func (f *Follower) flush(ctx context.Context) error {
 		if consumererror.IsPermanent(err) {
 			f.commit(pos)
 			tel.DockerlogsrotatingRecordsDropped.Add(bg, int64(n))
-			tel.DockerlogsrotatingStreamErrors.Add(bg, 1, attrSet("error.type", "consumer"))
+			tel.DockerlogsrotatingStreamErrors.Add(bg, 1, errorConsumer.Attr())
 			f.dropped += int64(n)
 			if now := time.Now(); now.Sub(f.droppedLogged) >= dropLogInterval {
 				// Once per interval per container: a consumer that rejects
