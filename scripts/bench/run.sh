@@ -55,6 +55,9 @@
 # Environment:
 #   BENCH_BACKLOG=1          run (a) (b) (c)
 #   BENCH_LINES=1000000      lines of the backlog container
+#   BENCH_MAX_IDLE=1         the backlog guard: the script fails when the
+#                            receiver delivered nothing for longer than this
+#                            (s) while lines waited, in any run of (b)
 #   BENCH_RUNS=3             runs of each of (a) (b) (c), and windows of each
 #                            collector in (f); medians are reported
 #   BENCH_REOPEN=1           run (d); BENCH_REOPEN_MIB=1024 size of the big log,
@@ -106,6 +109,8 @@ OUT="${BENCH_OUT:-.build/bench}"
 PORT="${BENCH_PORT:-18888}"
 VARIANTS="${BENCH_VARIANTS:-}"
 RUN_TIMEOUT=600 # seconds, per collector run
+MAX_IDLE="${BENCH_MAX_IDLE:-1}" # seconds the receiver may let a backlog wait (the guard)
+GUARD_FAILED=""
 
 OURS=bin/otelcol-dockerlogs
 FILELOG=bin/otelcol-filelog-bench
@@ -278,7 +283,7 @@ mkdir -p "$OUT"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 RAW="$OUT/raw-$STAMP.tsv"
 RESULTS="$OUT/results-$STAMP.md"
-printf 'run\tcase\twall_s\tcpu_s\tdockerd_s\tlines\n' >"$RAW"
+printf 'run\tcase\twall_s\tcpu_s\tdockerd_s\tlines\tmax_idle_s\n' >"$RAW"
 
 machine_note() {
   printf -- '- machine: %s cores, %s, kernel %s, %s MiB RAM\n' "$(nproc)" \
@@ -340,19 +345,27 @@ case_cli() {
   /usr/bin/time -f '%U %S' -o "$TMP/time" docker logs -t "$CID" >/dev/null 2>&1
   t1="$(now)"; d1="$(ticks "$DOCKERD_PID")"
   cpu="$(awk '{print $1 + $2}' "$TMP/time")"
-  printf '%s\tcli\t%s\t%s\t%s\t%s\n' "$1" "$(calc "$t1 - $t0")" "$cpu" "$(calc "($d1 - $d0) / $HZ")" "$LINES" >>"$RAW"
+  printf '%s\tcli\t%s\t%s\t%s\t%s\t-\n' "$1" "$(calc "$t1 - $t0")" "$cpu" "$(calc "($d1 - $d0) / $HZ")" "$LINES" >>"$RAW"
 }
 
-# case_collector RUN NAME BINARY CONFIG [ENV...]: (b) or (c)
+# case_collector RUN NAME BINARY CONFIG [ENV...]: (b) or (c). It also
+# records the longest time the accepted count stood still between the first
+# record and the last (max_idle_s): lines were waiting all that time.
 case_collector() {
   local run="$1" name="$2" bin="$3" cfg="$4"; shift 4
-  local port=$((PORT + 1)) d0 t0 pid n=0 c t1 d1 extra
+  local port=$((PORT + 1)) d0 t0 pid n=0 c t1 d1 extra last=0 changed t idle=0
   d0="$(ticks "$DOCKERD_PID")"; t0="$(now)"
   env "$@" BENCH_METRICS_PORT="$port" "$bin" --config "$cfg" >"$TMP/$name.log" 2>&1 &
   pid=$!
   STARTED_PIDS+=("$pid")
   while :; do
     n="$(accepted "$port")"
+    t="$(now)"
+    if ((n != last)); then
+      last="$n"; changed="$t"
+    elif ((n > 0)); then
+      idle="$(calc "($t - $changed) > $idle ? ($t - $changed) : $idle")"
+    fi
     ((n >= LINES)) && break
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -20 "$TMP/$name.log" >&2; die "$name exited early after $n records"
@@ -367,7 +380,7 @@ case_collector() {
   extra="$(accepted "$port")"
   kill "$pid"; wait "$pid" 2>/dev/null || true
   [[ "$extra" == "$LINES" ]] || log "  warning: $name accepted $extra records, want exactly $LINES"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$name" "$(calc "$t1 - $t0")" "$(calc "$c / $HZ")" "$(calc "($d1 - $d0) / $HZ")" "$extra" >>"$RAW"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$name" "$(calc "$t1 - $t0")" "$(calc "$c / $HZ")" "$(calc "($d1 - $d0) / $HZ")" "$extra" "$idle" >>"$RAW"
 }
 
 IDLE_BEFORE="$(dockerd_idle)"
@@ -426,6 +439,21 @@ us() { calc "$1 * 1000000 / $LINES"; } # seconds for all lines -> µs a line
     printf '| variant `%s`: (CPU + dockerd) / (ours + dockerd) | %.2f |\n' "$c" "$(calc "(${!p} + ${!d}) / ($M_ours_cpu_s + $M_ours_dockerd_s)")"
     printf '| variant `%s`: wall / ours | %.2f |\n' "$c" "$(calc "${!w} / $M_ours_wall_s")"
   done
+  # The median hides a stalled run: show the slowest, and the longest time
+  # each collector let lines wait without delivering any.
+  printf '\n| case | slowest run wall s | longest idle s (lines waiting, none delivered) |\n| --- | ---: | ---: |\n'
+  for c in cli ours "${V_NAMES[@]}" filelog; do
+    idle_max="$(column_of "$c" max_idle_s | sort -g | tail -1)"
+    printf '| %s | %.2f | %s |\n' "$c" "$(column_of "$c" wall_s | sort -g | tail -1)" "$idle_max"
+    if [[ "$c" == ours ]] && (($(calc "($idle_max > $MAX_IDLE)" | cut -d. -f1))); then
+      GUARD_FAILED="ours was idle for $idle_max s with lines waiting (limit $MAX_IDLE s)"
+    fi
+  done
+  if [[ -n "$GUARD_FAILED" ]]; then
+    printf '\nGuard (the receiver never idle more than %s s while lines wait): **failed**, %s.\n' "$MAX_IDLE" "$GUARD_FAILED"
+  else
+    printf '\nGuard (the receiver never idle more than %s s while lines wait): held in every run.\n' "$MAX_IDLE"
+  fi
   printf '\ndockerd idle CPU (other users of the daemon): %s %% of a core before the runs, %s %% after; json-file %d MiB.\n' \
     "$(printf '%.1f' "$IDLE_BEFORE")" "$(printf '%.1f' "$IDLE_AFTER")" "$((LOGBYTES / 1024 / 1024))"
   printf 'Collector figures include process start-up; wall is from start to the metric reaching %d (polled every 0.1 s).\n\n' "$LINES"
@@ -747,3 +775,6 @@ fi
 
 cat "$RESULTS"
 log "results: $RESULTS (raw: $RAW${STEADY_RAW:+, $STEADY_RAW})"
+if [[ -n "$GUARD_FAILED" ]]; then
+  die "backlog guard: $GUARD_FAILED"
+fi
