@@ -130,8 +130,8 @@ type Follower struct {
 	// (Position.SkipLines, SkipStreamLines).
 	skipLines uint64
 	skip      [2]uint64
-	out     *batch.Builder
-	batchTS int64 // Docker timestamp of the oldest line in the batch
+	out       *batch.Builder
+	batchTS   int64 // Docker timestamp of the oldest line in the batch
 	// batchNewest is that of its newest line.
 	batchNewest int64
 	counts      [2]int64
