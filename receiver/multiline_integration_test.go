@@ -132,9 +132,15 @@ func mlTraceCounts(plan []stacktraces.Record) string {
 	return fmt.Sprint(n)
 }
 
+// mlConfig groups in auto mode. The flush timeout is measured from when
+// the receiver read a group's last line, so a reader stalled for longer
+// mid-trace (seen under -race on a loaded 2-core machine with the default
+// 1 s) emits the trace in two parts: the tests allow 3 s, and the tests
+// that need no timeout let their container exit instead.
 func mlConfig(e *dockertest.Engine) *Config {
 	cfg := testConfig(e.Endpoint())
 	cfg.Multiline.Mode = "auto"
+	cfg.Multiline.FlushTimeout = 3 * time.Second
 	return cfg
 }
 
@@ -182,7 +188,7 @@ func mlDockerTimestamps(t *testing.T, c *dockertest.Container) map[string][]time
 // arrives as exactly one record with the trace's text, written on stdout
 // and stderr at once, stamped with its first line's Docker timestamp; the
 // ordinary lines between them arrive as they are. The container keeps
-// running, so its last traces are emitted by the flush timeout.
+// running, so its last traces are emitted by the flush timeout (3 s).
 func TestMultilineIntegrationSixLanguages(t *testing.T) {
 	e := dockertest.Require(t)
 	cfg := mlConfig(e)
@@ -214,7 +220,12 @@ func TestMultilineIntegrationRotationEvery200ms(t *testing.T) {
 	e := dockertest.Require(t)
 	cfg := mlConfig(e)
 	cfg.RotationInterval = 200 * time.Millisecond
-	m := mlRun(t, cfg, stacktraces.Options{Rounds: 8}, "-rate", "400", "-then", "sleep")
+	// Each reopen replays the held groups, and under -race on a loaded
+	// machine the reader fell 3 s behind inside a trace once (a flush
+	// before its rest was read again): no flush timeout here, the exit
+	// flushes the last traces.
+	cfg.Multiline.FlushTimeout = time.Minute
+	m := mlRun(t, cfg, stacktraces.Options{Rounds: 8}, "-rate", "400", "-then", "exit")
 	sink := &logsink.Sink{}
 	tt := run(t, cfg, sink)
 	recs := mlWait(t, sink, m.total(nil), 2*time.Minute)
@@ -282,7 +293,8 @@ func mlSplit(n int) func(stacktraces.Record) []string {
 func TestMultilineIntegrationMaxLines(t *testing.T) {
 	e := dockertest.Require(t)
 	cfg := mlConfig(e)
-	m := mlRun(t, cfg, stacktraces.Options{Rounds: 1, Deep: 1024}, "-then", "sleep")
+	cfg.Multiline.FlushTimeout = time.Minute // the exit flushes the last records
+	m := mlRun(t, cfg, stacktraces.Options{Rounds: 1, Deep: 1024}, "-then", "exit")
 	sink := &logsink.Sink{}
 	run(t, cfg, sink)
 	split := mlSplit(1000) // the default max_lines
@@ -307,7 +319,8 @@ func TestMultilineIntegrationMaxLogSize(t *testing.T) {
 	e := dockertest.Require(t)
 	cfg := mlConfig(e)
 	cfg.MaxLogSize = maxSize
-	m := mlRun(t, cfg, stacktraces.Options{Rounds: 1, Deep: 100}, "-then", "sleep")
+	cfg.Multiline.FlushTimeout = time.Minute // the exit flushes the last records
+	m := mlRun(t, cfg, stacktraces.Options{Rounds: 1, Deep: 100}, "-then", "exit")
 	sink := &logsink.Sink{}
 	tt := run(t, cfg, sink)
 	recs := mlWait(t, sink, m.total(nil), 2*time.Minute)
