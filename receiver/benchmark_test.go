@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"runtime"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/stacktraces"
 )
 
 // benchLines is the backlog of the benchmark's container; benchBody the
@@ -109,41 +111,8 @@ func BenchmarkReceiverFakeDaemon(b *testing.B) {
 			}
 		}))
 
-		sink := logsink.NewCounter(benchLines)
-		cfg := createDefaultConfig().(*Config)
-		cfg.Endpoint = d.Endpoint()
-		cfg.StartAt = StartAtBeginning
-		if err := cfg.Validate(); err != nil {
-			b.Fatal(err)
-		}
-		tt := componenttest.NewTelemetry()
-		set := receivertest.NewNopSettings(metadata.Type)
-		set.TelemetrySettings = tt.NewTelemetrySettings()
-		r, err := NewFactory().CreateLogs(context.Background(), set, cfg, sink)
-		if err != nil {
-			b.Fatal(err)
-		}
-		recv.add(measure(func() {
-			if err := r.Start(context.Background(), componenttest.NewNopHost()); err != nil {
-				b.Fatal(err)
-			}
-			select {
-			case <-sink.Done():
-			case <-time.After(5 * time.Minute):
-				b.Fatalf("receiver delivered %d of %d records", sink.Records.Load(), benchLines)
-			}
-		}))
-		b.StopTimer()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if err := r.Shutdown(ctx); err != nil {
-			b.Error(err)
-		}
-		_ = tt.Shutdown(ctx)
-		cancel()
-		if got := sink.Records.Load(); got != benchLines {
-			b.Fatalf("receiver delivered %d records, want %d", got, benchLines)
-		}
-		batches += sink.Calls.Load()
+		calls := benchReceive(b, d.Endpoint(), benchLines, &recv, nil)
+		batches += calls
 		b.StartTimer()
 	}
 	lines := float64(b.N) * benchLines
@@ -157,4 +126,126 @@ func BenchmarkReceiverFakeDaemon(b *testing.B) {
 	b.ReportMetric(per(float64(recv.cpu-drain.cpu)), "added-cpu-ns/line")
 	b.ReportMetric(per(float64(recv.mallocs)-float64(drain.mallocs)), "added-allocs/line")
 	b.ReportMetric(lines/float64(batches), "lines/batch")
+}
+
+// benchReceive runs a fresh receiver (start_at: beginning, set as mod says)
+// on the daemon at endpoint until its consumer counted records, adds what
+// that cost to p, shuts the receiver down (outside the timer) and returns
+// the number of ConsumeLogs calls. The timer is stopped when it returns.
+func benchReceive(b *testing.B, endpoint string, records int64, p *phase, mod func(*Config)) int64 {
+	b.Helper()
+	sink := logsink.NewCounter(records)
+	cfg := createDefaultConfig().(*Config)
+	cfg.Endpoint = endpoint
+	cfg.StartAt = StartAtBeginning
+	if mod != nil {
+		mod(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	tt := componenttest.NewTelemetry()
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.TelemetrySettings = tt.NewTelemetrySettings()
+	r, err := NewFactory().CreateLogs(context.Background(), set, cfg, sink)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.add(measure(func() {
+		if err := r.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case <-sink.Done():
+		case <-time.After(5 * time.Minute):
+			b.Fatalf("receiver delivered %d of %d records", sink.Records.Load(), records)
+		}
+	}))
+	b.StopTimer()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.Shutdown(ctx); err != nil {
+		b.Error(err)
+	}
+	_ = tt.Shutdown(ctx)
+	if got := sink.Records.Load(); got != records {
+		b.Fatalf("receiver delivered %d records, want %d", got, records)
+	}
+	return sink.Calls.Load()
+}
+
+// BenchmarkReceiverMultiline measures what multiline grouping costs the
+// whole receiver: the fake daemon serves one backlog of benchLines lines,
+// blocks of 185 ordinary 100-byte lines (a Spring Boot log: each starts
+// with its date) and one 15-line Java trace, and each op reads it with a
+// fresh receiver three times in turn: multiline off, line_start_pattern
+// `^\d{4}-\d{2}-\d{2} ` (the trace joins the log line before it), and mode
+// auto (the trace is one record); then with the moby client into
+// io.Discard (the fake's own cost, as in BenchmarkReceiverFakeDaemon).
+// Metrics per input line: process CPU ns of each, the receiver's own
+// (minus the drain), and the same-run ratios against off.
+func BenchmarkReceiverMultiline(b *testing.B) {
+	trace := stacktraces.All()[0] // java-caused-by
+	const ordinary = 185
+	block := ordinary + len(trace.Lines)
+	blocks := benchLines / block
+	lines := int64(blocks * block)
+	d := fakedocker.New(b)
+	d.AddContainer(fakedocker.Container{Name: "bench", Image: "app:1"})
+	id := d.ContainerID("bench")
+	d.Start(id)
+	texts := make([]string, 0, block)
+	for i := range ordinary {
+		s := fmt.Sprintf("2026-12-03 10:15:02.%03d  INFO 1 --- [nio-8080-exec-3] c.e.shop.web.OrderController : ", i%1000)
+		texts = append(texts, s+benchBody[:100-len(s)])
+	}
+	texts = append(texts, trace.Lines...)
+	for range blocks {
+		d.WriteLines(id, fakedocker.Stdout, texts...)
+	}
+	cli, err := client.New(client.WithHost(d.Endpoint()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cli.Close()
+
+	modes := []struct {
+		name    string
+		records int64
+		mod     func(*Config)
+	}{
+		{"off", lines, nil},
+		{"pattern", lines - int64(blocks*len(trace.Lines)), func(c *Config) { c.Multiline.LineStartPattern = `^\d{4}-\d{2}-\d{2} ` }},
+		{"auto", lines - int64(blocks*(len(trace.Lines)-1)), func(c *Config) { c.Multiline.Mode = "auto" }},
+	}
+	phases := make([]phase, len(modes))
+	var drain phase
+	b.ResetTimer()
+	for range b.N {
+		for i, m := range modes {
+			benchReceive(b, d.Endpoint(), m.records, &phases[i], m.mod)
+			b.StartTimer()
+		}
+		drain.add(measure(func() {
+			rc, err := cli.ContainerLogs(context.Background(), id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, err = io.Copy(io.Discard, rc)
+			rc.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+		}))
+	}
+	per := func(d time.Duration) float64 { return float64(d) / float64(lines) / float64(b.N) }
+	for i, m := range modes {
+		b.ReportMetric(per(phases[i].cpu), m.name+"-cpu-ns/line")
+		b.ReportMetric(per(phases[i].cpu-drain.cpu), m.name+"-added-cpu-ns/line")
+		if i > 0 {
+			b.ReportMetric(float64(phases[i].cpu)/float64(phases[0].cpu), m.name+"/off-cpu")
+			b.ReportMetric(float64(phases[i].cpu-drain.cpu)/float64(phases[0].cpu-drain.cpu), m.name+"/off-added-cpu")
+		}
+	}
+	b.ReportMetric(per(drain.cpu), "drain-cpu-ns/line")
 }

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/multiline"
 )
 
 // loadConfig reads the named receiver configuration of testdata/config.yaml
@@ -132,6 +133,17 @@ func TestConfigAllKeysSetAreLoaded(t *testing.T) {
 		},
 		ExcludeSelf: false,
 		MaxLogSize:  512 << 10,
+		Multiline: MultilineConfig{
+			Config: multiline.Config{LineStartPattern: `^\d{4}-\d{2}-\d{2} `, FlushTimeout: 250 * time.Millisecond, MaxLines: 200},
+			Rules: []MultilineRule{
+				{
+					Match:  MatchConfig{Names: []string{"worker-*"}, Images: []string{"shop/*"}, Labels: []string{"lang=java"}},
+					Config: multiline.Config{Mode: "auto", FlushTimeout: 2 * time.Second, MaxLines: 500},
+				},
+				{Match: MatchConfig{Labels: []string{"logging.multiline=end"}}, Config: multiline.Config{LineEndPattern: `;$`}},
+				{Match: MatchConfig{Names: []string{"/^legacy-/"}}},
+			},
+		},
 		Labels: LabelsConfig{
 			Include: []string{"com.example.*", "/^team$/"},
 			Exclude: []string{"*.secret"},
@@ -183,6 +195,14 @@ func TestConfigInvalidValuesAreRejectedNamingTheKey(t *testing.T) {
 		{name: "empty_label_attribute", key: "labels_to_attributes"},
 		{name: "bad_labels_include", key: "labels.include[1]", also: "empty pattern"},
 		{name: "bad_labels_exclude", key: "labels.exclude[0]", also: "bad regex"},
+		{name: "multiline_two_patterns", key: "multiline", also: "only one of"},
+		{name: "multiline_bad_mode", key: "multiline.mode", also: `"java"`},
+		{name: "multiline_bad_pattern", key: "multiline.line_start_pattern", also: "missing closing )"},
+		{name: "multiline_negative_flush_timeout", key: "multiline.flush_timeout", also: "-1s"},
+		{name: "multiline_negative_max_lines", key: "multiline.max_lines", also: "-5"},
+		{name: "multiline_bad_rule_pattern", key: "multiline.rules[1].line_end_pattern", also: "invalid character class range"},
+		{name: "multiline_bad_rule_match", key: "multiline.rules[0].match.labels[0]", also: "empty label key"},
+		{name: "multiline_unknown_key", key: "max_bytes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,6 +214,9 @@ func TestConfigInvalidValuesAreRejectedNamingTheKey(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.key)
 			if tc.also != "" {
 				assert.Contains(t, err.Error(), tc.also)
+			}
+			if strings.HasPrefix(tc.name, "multiline") {
+				assert.Equal(t, 1, strings.Count(err.Error(), tc.key), "reported more than once: %v", err)
 			}
 			// Bad patterns also stop the factory, should Validate be skipped.
 			if cfg != nil && (strings.HasPrefix(tc.key, "include") || strings.HasPrefix(tc.key, "exclude") || strings.HasPrefix(tc.key, "labels.")) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"go.uber.org/zap"
@@ -42,15 +43,21 @@ const (
 
 func (c MultilineConfig) validate() error {
 	var errs []error
-	if err := c.Config.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("multiline: %w", err))
+	// The errors of Compile start with the key: put its path in front.
+	if _, err := c.Config.Compile(); err != nil {
+		errs = append(errs, fmt.Errorf("multiline.%w", err))
 	}
 	for i, r := range c.Rules {
-		if err := r.Config.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("multiline.rules[%d]: %w", i, err))
+		if _, err := r.Config.Compile(); err != nil {
+			errs = append(errs, fmt.Errorf("multiline.rules[%d].%w", i, err))
 		}
 		if _, err := match.Compile(r.Match.rules(), match.Rules{}); err != nil {
-			errs = append(errs, fmt.Errorf("multiline.rules[%d].match: %w", i, err))
+			// Its lines name the key as "include.labels[0]: ...".
+			lines := strings.Split(err.Error(), "\n")
+			for j, l := range lines {
+				lines[j] = fmt.Sprintf("multiline.rules[%d].match.%s", i, strings.TrimPrefix(l, "include."))
+			}
+			errs = append(errs, errors.New(strings.Join(lines, "\n")))
 		}
 	}
 	return errors.Join(errs...)
@@ -139,7 +146,7 @@ func fromLabels(labels map[string]string, base multiline.Config) (r *multiline.R
 	cfg := multiline.Config{LineStartPattern: start, LineEndPattern: end, Mode: mode,
 		FlushTimeout: base.FlushTimeout, MaxLines: base.MaxLines, MaxBytes: base.MaxBytes}
 	if !cfg.Enabled() {
-		return nil, true, errors.New("multiline: empty label value")
+		return nil, true, errors.New("empty label value")
 	}
 	r, err = cfg.Compile()
 	return r, true, err

@@ -347,6 +347,9 @@ const (
 // There it runs a receiver whose consumer appends "name\tstream\tbody" per
 // record to a file and fsyncs it, then reports the file's size on fd 3,
 // before acknowledging the batch (returning nil); it stops on SIGTERM.
+// With DLR_RESTART_MULTILINE=auto the receiver groups lines in auto mode
+// with a 10 minute flush timeout (a test pauses its container mid-trace),
+// and bodies are written quoted (strconv.Quote), since they hold "\n".
 func TestRestartHelperProcess(t *testing.T) {
 	if os.Getenv(rstEnvHelper) != "1" {
 		return
@@ -367,7 +370,13 @@ func TestRestartHelperProcess(t *testing.T) {
 	cfg.Include.Labels = []string{os.Getenv(rstEnvLabel)}
 	storage := rstStorageID
 	cfg.Storage = &storage
-	_, r := rstStart(t, cfg, &rstFileConsumer{f: f, ack: ack}, rstHost(os.Getenv(rstEnvStore)))
+	fc := &rstFileConsumer{f: f, ack: ack}
+	if mode := os.Getenv(rstEnvMultiline); mode != "" {
+		cfg.Multiline.Mode = mode
+		cfg.Multiline.FlushTimeout = 10 * time.Minute
+		fc.quote = true
+	}
+	_, r := rstStart(t, cfg, fc, rstHost(os.Getenv(rstEnvStore)))
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -378,10 +387,11 @@ func TestRestartHelperProcess(t *testing.T) {
 
 // rstFileConsumer is the helper process's consumer.
 type rstFileConsumer struct {
-	mu  sync.Mutex
-	f   *os.File
-	ack *os.File
-	buf bytes.Buffer
+	mu    sync.Mutex
+	f     *os.File
+	ack   *os.File
+	quote bool // write bodies with strconv.Quote
+	buf   bytes.Buffer
 }
 
 func (c *rstFileConsumer) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
@@ -401,7 +411,11 @@ func (c *rstFileConsumer) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 				if v, ok := lr.Attributes().Get("log.iostream"); ok {
 					stream = v.Str()
 				}
-				fmt.Fprintf(&c.buf, "%s\t%s\t%s\n", name, stream, lr.Body().AsString())
+				body := lr.Body().AsString()
+				if c.quote {
+					body = strconv.Quote(body)
+				}
+				fmt.Fprintf(&c.buf, "%s\t%s\t%s\n", name, stream, body)
 			}
 		}
 	}

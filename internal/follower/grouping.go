@@ -16,6 +16,9 @@ type grouping struct {
 	timeout time.Duration
 	g       [2]*multiline.Grouper
 	last    [2]time.Time // when each stream's pending group last grew
+	// newest is the Docker timestamp of the newest line each stream added,
+	// kept across reset: lines not newer are replayed by a reopened stream.
+	newest [2]int64
 }
 
 func newGrouping(r *multiline.Rules) *grouping {
@@ -27,7 +30,15 @@ func newGrouping(r *multiline.Rules) *grouping {
 func (gr *grouping) add(l line.Line, now time.Time) []multiline.Record {
 	i := cursor.StreamIndex(uint8(l.Stream))
 	recs := gr.g[i].Add(l)
-	gr.last[i] = now
+	// A replayed line does not make its group younger: otherwise streams
+	// rotating faster than the flush timeout would hold a quiet stream's
+	// group for as long as it stays quiet. (A line stamped no later than
+	// an earlier one, as after a clock step back, lets a group be flushed
+	// early, at most a flush timeout after its previous line.)
+	if l.Timestamp == 0 || l.Timestamp > gr.newest[i] {
+		gr.last[i] = now
+		gr.newest[i] = max(gr.newest[i], l.Timestamp)
+	}
 	return recs
 }
 

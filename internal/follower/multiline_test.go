@@ -167,3 +167,25 @@ func TestMultilineAcrossCollectorRestart(t *testing.T) {
 		h.waitBodies([2][]string{{"start 0\n  at 0.0\n  at 0.1\n  at 0.2"}, {"start e0", "start e0b"}})
 	})
 }
+
+// TestMultilineFlushTimeoutWithFasterRotation: streams rotate more often
+// than the flush timeout while a quiet container's group is pending. Each
+// reopen replays the group's lines; the replay must not postpone the flush,
+// or the group would be held as long as the container stays quiet.
+func TestMultilineFlushTimeoutWithFasterRotation(t *testing.T) {
+	engines(t, func(t *testing.T, engine string) {
+		h := newHarness(t, engine)
+		h.set.RotationInterval = 50 * time.Millisecond
+		h.groupByStart(300 * time.Millisecond)
+		id := h.add(fakedocker.Container{Name: "quiet"})
+		h.group().Upsert(h.inspect(id), false)
+		h.d.WriteLines(id, fakedocker.Stdout, "start 1", "  at 1")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := h.sink.WaitFor(ctx, 1); err != nil {
+			t.Fatalf("the group was not flushed within 5 s (flush timeout 300 ms, %d rotations): %v",
+				h.counter("stream_rotations", "reason", "rotation"), err)
+		}
+		h.waitBodies([2][]string{{"start 1\n  at 1"}})
+	})
+}

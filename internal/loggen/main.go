@@ -9,6 +9,14 @@
 // empty line follows every line whose seq is a multiple of N, on the same
 // stream (n/N per stream). SIGTERM or SIGINT stops it promptly after the
 // line being written, with exit code 0.
+//
+// With -traces N it writes stack traces instead (internal/stacktraces): on
+// each stream N rounds of the twelve traces of six languages, every trace
+// after an ordinary seqcheck line (-size bytes of payload), and with
+// -deep F one Java trace of F frames after them. The streams are
+// interleaved line by line as above, so a stdout trace and a stderr trace
+// are written at the same time. -pause-after L stops once each stream wrote
+// L lines (a test picks L inside a trace) until SIGUSR1.
 package main
 
 import (
@@ -25,11 +33,19 @@ import (
 	"time"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/stacktraces"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	resume := make(chan struct{})
+	go func() {
+		<-usr1
+		close(resume)
+	}()
+	code := RunResumable(ctx, os.Args[1:], os.Stdout, os.Stderr, resume)
 	stop()
 	os.Exit(code)
 }
@@ -45,6 +61,10 @@ type config struct {
 	then       string
 	startDelay time.Duration
 	exitCode   int
+
+	traces     int // rounds of stack traces; 0: seqcheck lines
+	deep       int
+	pauseAfter int
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -63,6 +83,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.then, "then", "exit", "after writing: exit, or sleep until SIGTERM/SIGINT (then exit 0)")
 	fs.DurationVar(&c.startDelay, "start-delay", 0, "wait this long before writing")
 	fs.IntVar(&c.exitCode, "exit-code", 0, "exit code of -then exit")
+	fs.IntVar(&c.traces, "traces", 0, "write N rounds of stack traces of six languages per stream, each after an ordinary line of -size bytes of payload, instead of -n lines")
+	fs.IntVar(&c.deep, "deep", 0, "with -traces: then a Java trace of N frames per stream")
+	fs.IntVar(&c.pauseAfter, "pause-after", 0, "with -traces: once each stream wrote N lines, wait for SIGUSR1 before going on (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -108,8 +131,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	case *utf8:
 		c.charset = seqcheck.UTF8
 	}
-	if c.n < 0 || c.rate < 0 || c.emptyEvery < 0 || c.startDelay < 0 {
-		return c, fmt.Errorf("-n, -rate, -empty-every and -start-delay must not be negative")
+	if c.n < 0 || c.rate < 0 || c.emptyEvery < 0 || c.startDelay < 0 || c.traces < 0 || c.deep < 0 || c.pauseAfter < 0 {
+		return c, fmt.Errorf("-n, -rate, -empty-every, -start-delay, -traces, -deep and -pause-after must not be negative")
+	}
+	if (c.deep > 0 || c.pauseAfter > 0) && c.traces == 0 {
+		return c, fmt.Errorf("-deep and -pause-after go with -traces")
 	}
 	if c.then != "exit" && c.then != "sleep" {
 		return c, fmt.Errorf("-then %q: want exit or sleep", c.then)
@@ -120,6 +146,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 // Run is loggen's main logic: it writes to stdout and stderr as the flags in
 // args say and returns the exit code. Ending ctx plays SIGTERM.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return RunResumable(ctx, args, stdout, stderr, nil)
+}
+
+// RunResumable is Run where closing resume plays SIGUSR1 (the end of a
+// -pause-after pause); a nil resume never ends a pause.
+func RunResumable(ctx context.Context, args []string, stdout, stderr io.Writer, resume <-chan struct{}) int {
 	c, err := parseFlags(args, stderr)
 	if err != nil {
 		if err == flag.ErrHelp {
@@ -146,7 +178,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if c.startDelay > 0 && !sleep(c.startDelay) {
 		return 0
 	}
-	if err := write(ctx, c, stdout, stderr, sleep); err != nil {
+	w := write
+	if c.traces > 0 {
+		w = func(ctx context.Context, c config, stdout, stderr io.Writer, sleep func(time.Duration) bool) error {
+			return writeTraces(ctx, c, stdout, stderr, sleep, resume)
+		}
+	}
+	if err := w(ctx, c, stdout, stderr, sleep); err != nil {
 		fmt.Fprintln(stderr, "loggen:", err)
 		return 1
 	}
@@ -206,6 +244,74 @@ func write(ctx context.Context, c config, stdout, stderr io.Writer, sleep func(t
 			if interval > 0 {
 				if err := out[i].Flush(); err != nil {
 					return fmt.Errorf("%s: %w", name, err)
+				}
+			}
+			written++
+		}
+	}
+	return flush()
+}
+
+// writeTraces writes the plans of -traces, line by line alternating between
+// the streams.
+func writeTraces(ctx context.Context, c config, stdout, stderr io.Writer, sleep func(time.Duration) bool, resume <-chan struct{}) error {
+	var lines [][]string
+	var out []*bufio.Writer
+	longest := 0
+	for _, name := range c.streams {
+		w := stdout
+		if name == "stderr" {
+			w = stderr
+		}
+		out = append(out, bufio.NewWriterSize(w, 64<<10))
+		ls := stacktraces.Lines(stacktraces.Plan(c.src, name, stacktraces.Options{Rounds: c.traces, Deep: c.deep, LineSize: c.sizes[0]}))
+		lines = append(lines, ls)
+		longest = max(longest, len(ls))
+	}
+	flush := func() error {
+		for i, w := range out {
+			if err := w.Flush(); err != nil {
+				return fmt.Errorf("%s: %w", c.streams[i], err)
+			}
+		}
+		return nil
+	}
+	var interval time.Duration
+	if c.rate > 0 {
+		interval = time.Duration(float64(time.Second) / c.rate)
+	}
+	start := time.Now()
+	written := 0
+	for n := range longest {
+		if n > 0 && n == c.pauseAfter {
+			if err := flush(); err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-resume:
+			}
+			start, written = time.Now(), 0
+		}
+		for i, ls := range lines {
+			if n >= len(ls) {
+				continue
+			}
+			if ctx.Err() != nil {
+				return flush()
+			}
+			if interval > 0 {
+				if d := time.Until(start.Add(time.Duration(written) * interval)); d > 0 && !sleep(d) {
+					return flush()
+				}
+			}
+			if _, err := out[i].WriteString(ls[n] + "\n"); err != nil {
+				return fmt.Errorf("%s: %w", c.streams[i], err)
+			}
+			if interval > 0 {
+				if err := out[i].Flush(); err != nil {
+					return fmt.Errorf("%s: %w", c.streams[i], err)
 				}
 			}
 			written++

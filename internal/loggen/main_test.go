@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/stacktraces"
 )
 
 // check feeds loggen output to a seqcheck.Checker under key "k".
@@ -143,5 +144,61 @@ func TestRunStartDelayCanceled(t *testing.T) {
 	var out bytes.Buffer
 	if code := Run(ctx, []string{"-start-delay", "1h"}, &out, &out); code != 0 || out.Len() != 0 {
 		t.Fatalf("code %d out %q", code, out.String())
+	}
+}
+
+// TestRunTraces: -traces writes each stream's plan (internal/stacktraces).
+func TestRunTraces(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := Run(context.Background(), []string{"-src", "tr", "-traces", "2", "-deep", "5", "-streams", "both", "-size", "20"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d: %s", code, stderr.String())
+	}
+	for _, s := range []struct {
+		name string
+		got  string
+	}{{"stdout", stdout.String()}, {"stderr", stderr.String()}} {
+		want := strings.Join(stacktraces.Lines(stacktraces.Plan("tr", s.name, stacktraces.Options{Rounds: 2, Deep: 5, LineSize: 20})), "\n") + "\n"
+		if s.got != want {
+			t.Errorf("%s:\n%s\nwant\n%s", s.name, s.got, want)
+		}
+	}
+}
+
+// TestRunTracesPause: -pause-after stops both streams after that many
+// lines each until resumed.
+func TestRunTracesPause(t *testing.T) {
+	out := &syncBuffer{wrote: make(chan struct{}, 1)}
+	errOut := &syncBuffer{wrote: make(chan struct{}, 1)}
+	resume := make(chan struct{})
+	code := make(chan int, 1)
+	go func() {
+		code <- RunResumable(context.Background(), []string{"-src", "p", "-traces", "1", "-streams", "both", "-pause-after", "7"}, out, errOut, resume)
+	}()
+	<-out.wrote // flushed at the pause
+	<-errOut.wrote
+	if n, m := strings.Count(out.String(), "\n"), strings.Count(errOut.String(), "\n"); n != 7 || m != 7 {
+		t.Fatalf("%d and %d lines before the pause, want 7", n, m)
+	}
+	select {
+	case c := <-code:
+		t.Fatalf("returned %d while paused", c)
+	default:
+	}
+	close(resume)
+	if c := <-code; c != 0 {
+		t.Fatalf("exit code %d", c)
+	}
+	want := stacktraces.Lines(stacktraces.Plan("p", "stdout", stacktraces.Options{Rounds: 1, LineSize: 64}))
+	if got := strings.Count(out.String(), "\n"); got != len(want) {
+		t.Fatalf("%d stdout lines, want %d", got, len(want))
+	}
+}
+
+func TestRunTracesBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"-deep", "3"}, {"-pause-after", "3"}, {"-traces", "-1"}} {
+		var out, errOut bytes.Buffer
+		if code := Run(context.Background(), args, &out, &errOut); code != 2 || errOut.Len() == 0 {
+			t.Errorf("%q: code %d stderr %q", args, code, errOut.String())
+		}
 	}
 }

@@ -21,7 +21,6 @@
 package multiline // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/multiline"
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -65,35 +64,36 @@ func (c Config) Enabled() bool {
 	return c.LineStartPattern != "" || c.LineEndPattern != "" || c.Mode != ""
 }
 
-// Validate checks the configuration without keeping anything compiled.
-func (c Config) Validate() error {
-	_, err := c.Compile()
-	return err
-}
-
 // Compile checks the configuration and prepares the rules its Groupers
-// share. It returns nil rules and no error when grouping is off.
+// share. It returns nil rules and no error when grouping is off. An error
+// starts with the name of the offending key ("line_start_pattern: ..."),
+// for the caller to put the key's path in front.
+//
+// Config has no Validate method on purpose: the collector's config
+// validation calls Validate on every nested struct, so a receiver that
+// embeds Config would report each error once more under a path of its own.
 func (c Config) Compile() (*Rules, error) {
 	if !c.Enabled() {
 		return nil, nil
 	}
-	set := 0
-	for _, s := range []string{c.LineStartPattern, c.LineEndPattern, c.Mode} {
-		if s != "" {
-			set++
+	set := ""
+	for _, k := range []struct{ key, v string }{{"line_start_pattern", c.LineStartPattern}, {"line_end_pattern", c.LineEndPattern}, {"mode", c.Mode}} {
+		if k.v == "" {
+			continue
 		}
-	}
-	if set > 1 {
-		return nil, errors.New("multiline: set only one of line_start_pattern, line_end_pattern and mode")
+		if set != "" {
+			return nil, fmt.Errorf("%s: set only one of line_start_pattern, line_end_pattern and mode (%s is set too)", k.key, set)
+		}
+		set = k.key
 	}
 	if c.Mode != "" && c.Mode != ModeAuto {
-		return nil, fmt.Errorf("multiline: mode %q is not supported (only %q)", c.Mode, ModeAuto)
+		return nil, fmt.Errorf("mode: %q is not supported (only %q)", c.Mode, ModeAuto)
 	}
 	if c.FlushTimeout < 0 {
-		return nil, fmt.Errorf("multiline: flush_timeout %v is negative", c.FlushTimeout)
+		return nil, fmt.Errorf("flush_timeout: must not be negative, got %v", c.FlushTimeout)
 	}
 	if c.MaxLines < 0 {
-		return nil, fmt.Errorf("multiline: max_lines %d is negative", c.MaxLines)
+		return nil, fmt.Errorf("max_lines: must not be negative, got %d", c.MaxLines)
 	}
 	r := &Rules{flushTimeout: c.FlushTimeout, maxLines: c.MaxLines, maxBytes: c.MaxBytes}
 	if r.flushTimeout == 0 {
@@ -110,12 +110,12 @@ func (c Config) Compile() (*Rules, error) {
 	case c.LineStartPattern != "":
 		r.mode = startMode
 		if r.pattern, err = regexp.Compile(c.LineStartPattern); err != nil {
-			return nil, fmt.Errorf("multiline: line_start_pattern: %w", err)
+			return nil, fmt.Errorf("line_start_pattern: %w", err)
 		}
 	case c.LineEndPattern != "":
 		r.mode = endMode
 		if r.pattern, err = regexp.Compile(c.LineEndPattern); err != nil {
-			return nil, fmt.Errorf("multiline: line_end_pattern: %w", err)
+			return nil, fmt.Errorf("line_end_pattern: %w", err)
 		}
 	default:
 		r.mode = autoMode

@@ -20,20 +20,19 @@ func TestConfig(t *testing.T) {
 		{"start", Config{LineStartPattern: `^\d{4}-`}, ""},
 		{"end", Config{LineEndPattern: `;$`, MaxLines: 5, FlushTimeout: time.Second}, ""},
 		{"auto", Config{Mode: "auto"}, ""},
-		{"two", Config{LineStartPattern: "a", LineEndPattern: "b"}, "only one"},
-		{"pattern and auto", Config{LineStartPattern: "a", Mode: "auto"}, "only one"},
-		{"bad mode", Config{Mode: "java"}, `mode "java"`},
+		{"two", Config{LineStartPattern: "a", LineEndPattern: "b"}, "line_end_pattern: set only one"},
+		{"pattern and auto", Config{LineStartPattern: "a", Mode: "auto"}, "mode: set only one"},
+		{"bad mode", Config{Mode: "java"}, `mode: "java"`},
 		{"bad start", Config{LineStartPattern: "("}, "line_start_pattern: error parsing regexp"},
 		{"bad end", Config{LineEndPattern: "[z-a]"}, "line_end_pattern: error parsing regexp"},
 		{"negative timeout", Config{Mode: "auto", FlushTimeout: -1}, "flush_timeout"},
 		{"negative lines", Config{Mode: "auto", MaxLines: -1}, "max_lines"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.c.Validate()
-			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
-				t.Fatalf("Validate() = %v, want %q", err, tc.wantErr)
-			}
 			r, err := tc.c.Compile()
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("Compile() = %v, want %q", err, tc.wantErr)
+			}
 			if err == nil && (r == nil) != !tc.c.Enabled() {
 				t.Fatalf("Compile() = %v for Enabled()=%v", r, tc.c.Enabled())
 			}

@@ -14,6 +14,10 @@
 #   2. internal/batch BenchmarkAppend: the builder alone, both variants.
 #   3. receiver BenchmarkReceiverFakeDaemon: the whole receiver against
 #      internal/fakedocker over a unix socket (100,000 lines an op).
+#   4. internal/multiline BenchmarkPipeline: the decode path of 1. with
+#      multiline grouping off, by line_start_pattern and auto (-cpu 1), and
+#      receiver BenchmarkReceiverMultiline: the whole receiver in the three
+#      modes in turn on one backlog (MULTILINE=0 skips both).
 #
 # Environment: ROUNDS=6, BENCHTIME=2s (1 and 2), FAKE_OPS=3 (3, ops a round),
 # PROFILE_DIR (if set, CPU profiles of one extra run of each are written there).
@@ -30,6 +34,7 @@ trap 'rm -rf "$TMP"' EXIT
 echo "==> building test binaries" >&2
 go test -c -o "$TMP/batch.test" ./internal/batch
 go test -c -o "$TMP/receiver.test" ./receiver
+go test -c -o "$TMP/multiline.test" ./internal/multiline
 
 OUT="$TMP/out.txt"
 for r in $(seq 1 "$ROUNDS"); do
@@ -42,6 +47,14 @@ for r in $(seq 1 "$ROUNDS"); do
   done
   (cd receiver && "$TMP/receiver.test" -test.run '^$' -test.bench '^BenchmarkReceiverFakeDaemon$' \
     -test.benchtime "${FAKE_OPS}x") | grep '^Benchmark' >>"$OUT"
+  if [[ "${MULTILINE:-1}" != 0 ]]; then
+    for v in off pattern auto; do
+      (cd internal/multiline && "$TMP/multiline.test" -test.run '^$' -test.bench "^BenchmarkPipeline/$v\$" -test.cpu 1 \
+        -test.benchtime "$BENCHTIME" -test.benchmem) | grep '^Benchmark' >>"$OUT"
+    done
+    (cd receiver && "$TMP/receiver.test" -test.run '^$' -test.bench '^BenchmarkReceiverMultiline$' \
+      -test.benchtime "${FAKE_OPS}x") | grep '^Benchmark' >>"$OUT"
+  fi
 done
 
 if [[ -n "${PROFILE_DIR:-}" ]]; then
@@ -83,5 +96,11 @@ awk '
       if ((b, "allocs/op") in med) printf "  allocs/op %.2f -> %.2f", med[base, "allocs/op"], med[b, "allocs/op"]
       if ((b, "lines/s") in med) printf "  lines/s %.0f vs %.0f", med[b, "lines/s"], med[base, "lines/s"]
       printf "\n"
+    }
+    if ("BenchmarkPipeline/off" in names) {
+      print ""
+      print "Ratios against multiline off, BenchmarkPipeline (medians of ns/op):"
+      for (pv in names) if (pv ~ /^BenchmarkPipeline\// && pv != "BenchmarkPipeline/off")
+        printf "  %-28s %.3f\n", pv, med[pv, "ns/op"] / med["BenchmarkPipeline/off", "ns/op"]
     }
   }' ROUNDS="$ROUNDS" "$OUT"
