@@ -56,6 +56,40 @@ func (gr *grouping) deadline() (time.Time, bool) {
 	return at, !at.IsZero()
 }
 
+// flushGrace is how long after the consumer took a batch the reader waits
+// for data before it flushes a group past its deadline: the deadline may
+// have passed while the consumer held the reader, and the group's next line
+// may wait in the socket.
+const flushGrace = 250 * time.Millisecond
+
+// flushAt is when to flush if the stream brings nothing more: the earliest
+// deadline, but not within a grace after handedOn, when the consumer last
+// took a batch (zero: never in this stream). Zero when nothing is pending.
+func (gr *grouping) flushAt(handedOn time.Time) time.Time {
+	at, ok := gr.deadline()
+	if !ok {
+		return time.Time{}
+	}
+	if !handedOn.IsZero() {
+		if soonest := handedOn.Add(min(flushGrace, gr.timeout)); at.Before(soonest) {
+			at = soonest
+		}
+	}
+	return at
+}
+
+// flushStale emits the groups that a message stamped ts shows were not
+// continued within the flush timeout (multiline.Grouper.Stale).
+func (gr *grouping) flushStale(ts int64, emit func(multiline.Record)) {
+	for _, g := range gr.g {
+		if g.Stale(ts) {
+			for _, r := range g.Flush() {
+				emit(r)
+			}
+		}
+	}
+}
+
 // flush emits through emit the pending groups due at now (all of them when
 // now is zero: the run ended).
 func (gr *grouping) flush(now time.Time, emit func(multiline.Record)) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +189,54 @@ func TestMultilineFlushTimeoutWithFasterRotation(t *testing.T) {
 		}
 		h.waitBodies([2][]string{{"start 1\n  at 1"}})
 	})
+}
+
+// TestMultilineGroupOutlivesABlockedConsumer: time spent waiting for the
+// consumer is not time without lines. A group whose next line the daemon
+// already sent while the consumer refused for longer than the flush
+// timeout still gets that line; nor does another stream's busy traffic
+// hold a group past the flush timeout by the daemon's stamps.
+func TestMultilineGroupOutlivesABlockedConsumer(t *testing.T) {
+	engines(t, func(t *testing.T, engine string) {
+		h := newHarness(t, engine)
+		h.set.RotationInterval = 0
+		h.groupByStart(300 * time.Millisecond)
+		id := h.add(fakedocker.Container{Name: "blocked"})
+		var first time.Time
+		var once sync.Once
+		h.sink.Refuse = func() error {
+			once.Do(func() {
+				// The batch with "start 0" is offered: "start 1" is
+				// pending, and its next line comes now.
+				first = time.Now()
+				h.d.WriteLines(id, fakedocker.Stdout, "  at 1")
+			})
+			if time.Since(first) < time.Second {
+				return errBusy
+			}
+			return nil
+		}
+		h.group().Upsert(h.inspect(id), false)
+		h.d.WriteLines(id, fakedocker.Stdout, "start 0", "start 1")
+		h.waitBodies([2][]string{{"start 0"}})
+		h.d.WriteLines(id, fakedocker.Stdout, "start 2")
+		h.waitBodies([2][]string{{"start 0", "start 1\n  at 1"}})
+	})
+}
+
+// TestMultilineStaleByTheDaemonsStamps: a group no line continued within
+// the flush timeout, by the daemon's stamps, is emitted when a later line
+// of the other stream shows it, although that stream keeps the reader busy.
+func TestMultilineStaleByTheDaemonsStamps(t *testing.T) {
+	h := newHarness(t, modern)
+	h.set.RotationInterval = 0
+	h.groupByStart(time.Hour) // only the stamps can end the group
+	id := h.add(fakedocker.Container{Name: "stamps"})
+	h.group().Upsert(h.inspect(id), false)
+	t0 := time.Now()
+	h.d.WriteEntries(id,
+		fakedocker.Entry{Time: t0, Stream: fakedocker.Stdout, Text: []byte("start 1")},
+		fakedocker.Entry{Time: t0.Add(time.Millisecond), Stream: fakedocker.Stdout, Text: []byte("  at 1")},
+		fakedocker.Entry{Time: t0.Add(2 * time.Hour), Stream: fakedocker.Stderr, Text: []byte("start e")})
+	h.waitBodies([2][]string{{"start 1\n  at 1"}})
 }

@@ -168,6 +168,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 	pace := pacer{delay: f.set.SlowStreamPause}
 	var seen, frames int64 // payload bytes and frames read, replayed ones included
 	waited := false        // the last read from the stream had to wait for the daemon
+	var handedOn time.Time // when the consumer last took a batch of this stream
 	for {
 		// Hand the batch on before a read that may block (the reader has
 		// caught up), or when it is full. Checked before every frame, so
@@ -175,8 +176,8 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 		caughtUp := dec.Buffered() == 0
 		if caughtUp || f.batchFull() {
 			observed = 0
-			if caughtUp && due != nil {
-				due.arm(f.flushGroups(time.Now()))
+			if due != nil {
+				due.arm(time.Time{}) // time on the consumer is not time without lines
 			}
 			if f.out.Len() > 0 {
 				// Time blocked on the consumer is not the daemon's idleness.
@@ -184,6 +185,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 				if f.flush(ctx) != nil {
 					return o
 				}
+				handedOn = time.Now()
 			}
 			if o.data {
 				dog.fed()
@@ -205,6 +207,9 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 				dog.stop()
 				sleep(sctx, pace.pause(time.Now()))
 				dog.fed()
+			}
+			if caughtUp && due != nil {
+				due.arm(f.groups.flushAt(handedOn))
 			}
 		}
 		// A rotation cancels the stream's reads; the frames already
@@ -294,6 +299,9 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, errorFrame.Attr())
 		}
 		f.tracker.Observe(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload)
+		if f.groups != nil && fr.Timestamp > 0 {
+			f.groups.flushStale(fr.Timestamp, func(r multiline.Record) { f.emitRecord(r, observed) })
+		}
 		bytes += int64(len(fr.Payload))
 		complete := func(l line.Line) {
 			// Rebuilt by the replay, emitted by an earlier stream.
@@ -349,13 +357,11 @@ func (f *Follower) emitRecord(r multiline.Record, observed pcommon.Timestamp) {
 	f.emit(r.Line, observed)
 }
 
-// flushGroups emits the groups due at now, settles if nothing is left
-// unfinished, and returns when the next group is due (zero: none pending).
-func (f *Follower) flushGroups(now time.Time) time.Time {
+// flushGroups emits the groups due at now and settles if nothing is left
+// unfinished.
+func (f *Follower) flushGroups(now time.Time) {
 	f.groups.flush(now, func(r multiline.Record) { f.emitRecord(r, pcommon.NewTimestampFromTime(now)) })
 	f.settle()
-	at, _ := f.groups.deadline()
-	return at
 }
 
 // withoutLines is p without its counts of lines to skip.

@@ -120,6 +120,14 @@ func (g *Grouper) Pending() bool { return g.lines > 0 }
 // started at l.
 func (g *Grouper) PendingLines() int { return g.lines + len(g.maybe) }
 
+// Stale reports whether the pending group's last line is stamped at least
+// the flush timeout before ts: a line stamped ts, of any stream, shows that
+// none continued the group in time, by the daemon's clock. A reader behind
+// the daemon decides so as it would have live.
+func (g *Grouper) Stale(ts int64) bool {
+	return g.lines > 0 && g.lastTS > 0 && ts-g.lastTS >= int64(g.rules.flushTimeout)
+}
+
 // Deadline is when the pending group is to be flushed if no line comes,
 // given when the last line was added; ok is false when nothing is pending.
 func (g *Grouper) Deadline(lastAdd time.Time) (at time.Time, ok bool) {
