@@ -58,6 +58,9 @@
 #   BENCH_MAX_IDLE=1         the backlog guard: the script fails when the
 #                            receiver delivered nothing for longer than this
 #                            (s) while lines waited, in any run of (b)
+#   BENCH_MAX_WALL_RATIO=2   ... or when a run of (b) took longer than this
+#                            times the CLI's run just before it (a throttled
+#                            reader is never idle long, but slow)
 #   BENCH_RUNS=3             runs of each of (a) (b) (c), and windows of each
 #                            collector in (f); medians are reported
 #   BENCH_REOPEN=1           run (d); BENCH_REOPEN_MIB=1024 size of the big log,
@@ -110,6 +113,7 @@ PORT="${BENCH_PORT:-18888}"
 VARIANTS="${BENCH_VARIANTS:-}"
 RUN_TIMEOUT=600 # seconds, per collector run
 MAX_IDLE="${BENCH_MAX_IDLE:-1}" # seconds the receiver may let a backlog wait (the guard)
+MAX_WALL_RATIO="${BENCH_MAX_WALL_RATIO:-2}" # a run's wall / the CLI's of the same run (the guard)
 GUARD_FAILED=""
 
 OURS=bin/otelcol-dockerlogs
@@ -449,10 +453,18 @@ us() { calc "$1 * 1000000 / $LINES"; } # seconds for all lines -> µs a line
       GUARD_FAILED="ours was idle for $idle_max s with lines waiting (limit $MAX_IDLE s)"
     fi
   done
+  # A throttled reader delivers a little at a time and is never idle long:
+  # hold each run's wall to the CLI's of the same run as well.
+  ratio_max="$(awk -F'\t' 'NR > 1 && $2 == "cli" {c[$1] = $3} NR > 1 && $2 == "ours" {o[$1] = $3}
+    END {for (r in o) if (c[r] > 0 && o[r] / c[r] > m) m = o[r] / c[r]; printf "%.2f", m}' "$RAW")"
+  printf '\nSlowest run against the CLI of the same run: wall ours / CLI %s.\n' "$ratio_max"
+  if (($(calc "($ratio_max > $MAX_WALL_RATIO)" | cut -d. -f1))); then
+    GUARD_FAILED="${GUARD_FAILED:+$GUARD_FAILED; }a run took $ratio_max times the CLI's wall (limit $MAX_WALL_RATIO)"
+  fi
   if [[ -n "$GUARD_FAILED" ]]; then
-    printf '\nGuard (the receiver never idle more than %s s while lines wait): **failed**, %s.\n' "$MAX_IDLE" "$GUARD_FAILED"
+    printf '\nGuard (never idle more than %s s while lines wait, never slower than %s times the CLI): **failed**, %s.\n' "$MAX_IDLE" "$MAX_WALL_RATIO" "$GUARD_FAILED"
   else
-    printf '\nGuard (the receiver never idle more than %s s while lines wait): held in every run.\n' "$MAX_IDLE"
+    printf '\nGuard (never idle more than %s s while lines wait, never slower than %s times the CLI): held in every run.\n' "$MAX_IDLE" "$MAX_WALL_RATIO"
   fi
   printf '\ndockerd idle CPU (other users of the daemon): %s %% of a core before the runs, %s %% after; json-file %d MiB.\n' \
     "$(printf '%.1f' "$IDLE_BEFORE")" "$(printf '%.1f' "$IDLE_AFTER")" "$((LOGBYTES / 1024 / 1024))"
