@@ -1,4 +1,4 @@
-// Command loggen writes self-verifying log lines (see internal/seqcheck) to
+// Command loggen writes self-verifying log lines (see internal/testing/seqcheck) to
 // stdout and/or stderr. It is built static (CGO_ENABLED=0) and runs as PID 1
 // of a FROM scratch test image.
 //
@@ -10,7 +10,7 @@
 // stream (n/N per stream). SIGTERM or SIGINT stops it promptly after the
 // line being written, with exit code 0.
 //
-// With -traces N it writes stack traces instead (internal/stacktraces): on
+// With -traces N it writes stack traces instead (internal/testing/stacktraces): on
 // each stream N rounds of the twelve traces of six languages, every trace
 // after an ordinary seqcheck line (-size bytes of payload), and with
 // -deep F one Java trace of F frames after them. The streams are
@@ -32,8 +32,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/stacktraces"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/stacktraces"
 )
 
 func main() {

@@ -1,6 +1,6 @@
 package enginetest
 
-// The proxies are tested against internal/fakedocker, spoken to by the real
+// The proxies are tested against internal/testing/fakedocker, spoken to by the real
 // moby client and by hand-written requests. Test names start with
 // Privilege (allowlist) or TLS so that `-run 'Privilege|TLS'` selects them.
 
@@ -21,7 +21,7 @@ import (
 	"github.com/moby/moby/client"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
 )
 
 const wait = 30 * time.Second
