@@ -1,8 +1,8 @@
 package receiver
 
-// Daemon faults against internal/testing/fakedocker: refused log requests, an event
-// stream cut while containers start, and a daemon "restart" (every stream
-// cut, the API answering 503 for a while). Every test waits on events:
+// Daemon faults against internal/testing/fakedocker: refused log requests, an
+// event stream cut while containers start, and a daemon "restart" (every
+// stream cut, the API answering 503 for a while). Every test waits on events:
 // records delivered, requests received.
 
 import (

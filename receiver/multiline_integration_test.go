@@ -1,11 +1,11 @@
 package receiver
 
 // Multiline records on the real Docker Engine: loggen -traces writes stack
-// traces of six languages (internal/testing/stacktraces) interleaved with ordinary
-// lines on stdout and stderr at once, and each test compares the records
-// the receiver delivered, stream by stream and in order, with the plan
-// loggen wrote: every trace one record with the trace's exact text, every
-// ordinary line a record of its own.
+// traces of six languages (internal/testing/stacktraces) interleaved with
+// ordinary lines on stdout and stderr at once, and each test compares the
+// records the receiver delivered, stream by stream and in order, with the
+// plan loggen wrote: every trace one record with the trace's exact text,
+// every ordinary line a record of its own.
 
 import (
 	"bufio"

@@ -1,8 +1,8 @@
 package receiver
 
 // Collector restarts against the real Docker Engine: positions saved in a
-// storage extension (internal/testing/storetest, one file per key, fsynced) let a
-// new receiver resume where the previous one stopped, after a clean
+// storage extension (internal/testing/storetest, one file per key, fsynced)
+// let a new receiver resume where the previous one stopped, after a clean
 // shutdown and after SIGKILL of the whole process.
 
 import (

@@ -1,7 +1,7 @@
 package enginetest
 
-// The proxies are tested against internal/testing/fakedocker, spoken to by the real
-// moby client and by hand-written requests. Test names start with
+// The proxies are tested against internal/testing/fakedocker, spoken to by
+// the real moby client and by hand-written requests. Test names start with
 // Privilege (allowlist) or TLS so that `-run 'Privilege|TLS'` selects them.
 
 import (

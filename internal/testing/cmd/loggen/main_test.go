@@ -147,7 +147,8 @@ func TestRunStartDelayCanceled(t *testing.T) {
 	}
 }
 
-// TestRunTraces: -traces writes each stream's plan (internal/testing/stacktraces).
+// TestRunTraces: -traces writes each stream's plan
+// (internal/testing/stacktraces).
 func TestRunTraces(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := Run(context.Background(), []string{"-src", "tr", "-traces", "2", "-deep", "5", "-streams", "both", "-size", "20"}, &stdout, &stderr); code != 0 {
