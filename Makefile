@@ -108,13 +108,14 @@ generate: ## Regenerate mdatagen output from metadata.yaml (mdatagen pinned in i
 	  if [[ -n "$$files" ]]; then echo "gofmt -w:" $$files; gofmt -w $$files; fi
 
 .PHONY: lint
-lint: ## gofmt (must be clean), go vet, go mod tidy -diff (root and tools module); reports all
+lint: ## gofmt (must be clean), go vet, go mod tidy -diff (root and tools module), no product import of internal/testing; reports all
 	@fail=0; \
 	  files="$$(gofmt -l $(GO_FILES))"; \
 	  if [[ -n "$$files" ]]; then echo "gofmt needed on:"; echo "$$files"; fail=1; fi; \
 	  echo "go vet ./..."; $(GO) vet ./... || fail=1; \
 	  echo "go mod tidy -diff"; $(GO) mod tidy -diff || fail=1; \
 	  echo "go mod tidy -diff (internal/tools)"; (cd internal/tools && $(GO) mod tidy -diff) || fail=1; \
+	  echo "scripts/check-test-imports.sh"; GO=$(GO) bash scripts/check-test-imports.sh || fail=1; \
 	  if [[ "$$fail" != 0 ]]; then echo "lint: FAILED" >&2; exit 1; fi; echo "lint: ok"
 
 .PHONY: clean

@@ -36,7 +36,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/dockertest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/dockertest"
 )
 
 const (

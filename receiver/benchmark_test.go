@@ -14,10 +14,10 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/stacktraces"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/stacktraces"
 )
 
 // benchLines is the backlog of the benchmark's container; benchBody the
@@ -59,12 +59,11 @@ func measure(f func()) (time.Duration, time.Duration, uint64) {
 	return wall, cpu, mallocs() - m0
 }
 
-// BenchmarkReceiverFakeDaemon measures the whole receiver end to end: a
-// fake daemon (internal/fakedocker, over a unix socket, one stdcopy frame
+// BenchmarkReceiverFakeDaemon measures the whole receiver end to end: a fake
+// daemon (internal/testing/fakedocker, over a unix socket, one stdcopy frame
 // and one HTTP flush per message like dockerd) serves a container whose log
-// already holds benchLines 100-byte lines; the receiver (start_at:
-// beginning, real SDK telemetry) reads them into a nop consumer that counts
-// records.
+// already holds benchLines 100-byte lines; the receiver (start_at: beginning,
+// real SDK telemetry) reads them into a nop consumer that counts records.
 //
 // The fake daemon runs in the benchmark's process, so each op has two
 // phases, measured side by side: "drain" reads the same backlog with the

@@ -1,6 +1,6 @@
 package receiver
 
-// Unit tests of the whole receiver against internal/fakedocker, a fake
+// Unit tests of the whole receiver against internal/testing/fakedocker, a fake
 // Docker daemon spoken to by the real moby client. Every test waits on
 // events (records delivered, requests received, streams opened, status
 // reported); the only polling is for the receiver's own gauges, which no
@@ -30,11 +30,11 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/imageref"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/seqcheck"
 )
 
 // fakeWait bounds every wait of these tests; nothing should take long.

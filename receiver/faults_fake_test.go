@@ -1,8 +1,8 @@
 package receiver
 
-// Daemon faults against internal/fakedocker: refused log requests, an event
-// stream cut while containers start, and a daemon "restart" (every stream
-// cut, the API answering 503 for a while). Every test waits on events:
+// Daemon faults against internal/testing/fakedocker: refused log requests, an
+// event stream cut while containers start, and a daemon "restart" (every
+// stream cut, the API answering 503 for a while). Every test waits on events:
 // records delivered, requests received.
 
 import (
@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
 )
 
 // fltReqLog records every request the fake daemon received, with whether

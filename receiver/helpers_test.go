@@ -13,8 +13,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
 )
 
 // run starts a receiver with cfg delivering to sink, and shuts it down

@@ -21,8 +21,8 @@ import (
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/dockertest"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/storetest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/dockertest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/storetest"
 )
 
 func TestIntegrationLifecycleEvents(t *testing.T) {

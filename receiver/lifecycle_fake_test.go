@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
 )
 
 // TestFakeTTYRunEndingMidLineThenStartedAgain: a TTY container's run ends

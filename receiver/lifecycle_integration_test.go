@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/dockertest"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/enginetest"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/dockertest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/enginetest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/seqcheck"
 )
 
 // lcRun starts a loggen container of the test, writing n lines per stream

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/dockertest"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/dockertest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
 )
 
 // What a cell says the restarted collector delivers of one container's log

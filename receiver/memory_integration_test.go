@@ -19,7 +19,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/plog"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/dockertest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/dockertest"
 )
 
 const (

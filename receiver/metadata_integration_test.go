@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/dockertest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/dockertest"
 )
 
 // TestMetadataRealEngineResource runs a loggen container that looks like a

@@ -14,8 +14,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/stacktraces"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/stacktraces"
 )
 
 // mlJava is a Java trace that auto mode makes one record of.

@@ -1,11 +1,11 @@
 package receiver
 
 // Multiline records on the real Docker Engine: loggen -traces writes stack
-// traces of six languages (internal/stacktraces) interleaved with ordinary
-// lines on stdout and stderr at once, and each test compares the records
-// the receiver delivered, stream by stream and in order, with the plan
-// loggen wrote: every trace one record with the trace's exact text, every
-// ordinary line a record of its own.
+// traces of six languages (internal/testing/stacktraces) interleaved with
+// ordinary lines on stdout and stderr at once, and each test compares the
+// records the receiver delivered, stream by stream and in order, with the
+// plan loggen wrote: every trace one record with the trace's exact text,
+// every ordinary line a record of its own.
 
 import (
 	"bufio"
@@ -23,9 +23,9 @@ import (
 	"time"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/batch"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/dockertest"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/stacktraces"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/dockertest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/stacktraces"
 )
 
 // mlLineSize is the payload of loggen's ordinary lines in these tests.

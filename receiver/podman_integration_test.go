@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/podmantest"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/podmantest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/seqcheck"
 )
 
 // TestPodmanExactlyOnceAcrossRotations reads containers through Podman's

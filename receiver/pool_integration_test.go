@@ -12,8 +12,8 @@ import (
 
 	"go.opentelemetry.io/collector/component/componenttest"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/dockertest"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/dockertest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
 )
 
 // TestIntegrationPoolIsFair runs three times more containers than stream

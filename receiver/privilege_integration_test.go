@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/dockertest"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/enginetest"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/dockertest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/enginetest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
 )
 
 // TestPrivilegeReceiverNeedsOnlyReadOnlyCalls runs the receiver against the

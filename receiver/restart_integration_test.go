@@ -1,8 +1,8 @@
 package receiver
 
 // Collector restarts against the real Docker Engine: positions saved in a
-// storage extension (internal/storetest, one file per key, fsynced) let a
-// new receiver resume where the previous one stopped, after a clean
+// storage extension (internal/testing/storetest, one file per key, fsynced)
+// let a new receiver resume where the previous one stopped, after a clean
 // shutdown and after SIGKILL of the whole process.
 
 import (
@@ -34,11 +34,11 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/dockertest"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/storetest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/dockertest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/storetest"
 )
 
 // rstStorageID names the storage extension in these tests' hosts.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
 )
 
 // TestFakeStalledStreamIsReopened stalls the first log stream, before its

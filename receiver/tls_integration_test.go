@@ -14,10 +14,10 @@ import (
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/dockertest"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/enginetest"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/dockertest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/enginetest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
 )
 
 // tlsConfig is the receiver's tls block for files ca, cert and key.

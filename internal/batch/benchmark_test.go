@@ -2,7 +2,7 @@ package batch_test
 
 import (
 	"encoding/binary"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/streamtest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/streamtest"
 	"strings"
 	"testing"
 	"time"

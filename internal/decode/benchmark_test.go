@@ -1,7 +1,7 @@
 package decode
 
 import (
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/streamtest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/streamtest"
 	"strings"
 	"testing"
 )

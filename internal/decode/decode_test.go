@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/streamtest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/streamtest"
 	"io"
 	"reflect"
 	"runtime"

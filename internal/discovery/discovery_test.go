@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/match"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
 )
 
 func TestInitialListingAndEvents(t *testing.T) {

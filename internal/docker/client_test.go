@@ -14,7 +14,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
 )
 
 // The client satisfies the subset the receiver uses.

@@ -11,9 +11,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/pool"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
 )
 
 func processCPU() time.Duration {

@@ -14,10 +14,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/pool"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/seqcheck"
 )
 
 // TestExactlyOnceAcrossRotations writes lines while streams rotate every

@@ -13,9 +13,9 @@ import (
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/batch"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/storetest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/storetest"
 )
 
 // TestStopAndRestart: a container that stops is waited for; the line it

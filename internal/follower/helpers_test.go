@@ -25,11 +25,11 @@ import (
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/pool"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/seqcheck"
 )
 
 // waitTimeout bounds every wait of these tests.

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/pool"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
 )
 
 // TestEndPosition: the end position is anchored on the last message unless

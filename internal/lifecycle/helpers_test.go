@@ -21,8 +21,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
 )
 
 // waitTimeout bounds every wait; events arrive in milliseconds.

@@ -2,7 +2,7 @@ package line
 
 import (
 	"bytes"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/streamtest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/streamtest"
 	"strings"
 	"testing"
 

@@ -12,7 +12,7 @@ import (
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/batch"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/decode"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/line"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/streamtest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/streamtest"
 )
 
 // BenchmarkGrouper measures one line per op (ns/op is ns/line, allocs/op

@@ -13,7 +13,7 @@
 #      (internal/batch/baseline_test.go).
 #   2. internal/batch BenchmarkAppend: the builder alone, both variants.
 #   3. receiver BenchmarkReceiverFakeDaemon: the whole receiver against
-#      internal/fakedocker over a unix socket (100,000 lines an op).
+#      internal/testing/fakedocker over a unix socket (100,000 lines an op).
 #   4. internal/multiline BenchmarkPipeline: the decode path of 1. with
 #      multiline grouping off, by line_start_pattern and auto (-cpu 1), and
 #      receiver BenchmarkReceiverMultiline: the whole receiver in the three

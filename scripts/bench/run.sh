@@ -274,7 +274,7 @@ done
 
 log "building the loggen image"
 mkdir -p "$TMP/img"
-CGO_ENABLED=0 GOWORK=off go build -trimpath -o "$TMP/img/loggen" ./internal/loggen
+CGO_ENABLED=0 GOWORK=off go build -trimpath -o "$TMP/img/loggen" ./internal/testing/cmd/loggen
 HASH="$(sha256sum "$TMP/img/loggen" | awk '{print $1}')"
 IMAGE="$IMAGE_REPO:${HASH:0:16}"
 if [[ "$(docker image inspect --format '{{index .Config.Labels "dockerlogsrotating.loggen.sha256"}}' "$IMAGE" 2>/dev/null || true)" != "$HASH" ]]; then

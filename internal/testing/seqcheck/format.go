@@ -1,6 +1,6 @@
 // Package seqcheck defines the self-verifying log line format written by
-// internal/loggen and checks what a receiver delivered: every line exactly
-// once, intact, in order.
+// internal/testing/cmd/loggen and checks what a receiver delivered: every
+// line exactly once, intact, in order.
 //
 // # Line format
 //

@@ -1,6 +1,6 @@
-// Command loggen writes self-verifying log lines (see internal/seqcheck) to
-// stdout and/or stderr. It is built static (CGO_ENABLED=0) and runs as PID 1
-// of a FROM scratch test image.
+// Command loggen writes self-verifying log lines (see
+// internal/testing/seqcheck) to stdout and/or stderr. It is built static
+// (CGO_ENABLED=0) and runs as PID 1 of a FROM scratch test image.
 //
 //	loggen -src web-1 -n 1000 -streams both -sizes 100,16385 -utf8 -then sleep
 //
@@ -10,13 +10,13 @@
 // stream (n/N per stream). SIGTERM or SIGINT stops it promptly after the
 // line being written, with exit code 0.
 //
-// With -traces N it writes stack traces instead (internal/stacktraces): on
-// each stream N rounds of the twelve traces of six languages, every trace
-// after an ordinary seqcheck line (-size bytes of payload), and with
-// -deep F one Java trace of F frames after them. The streams are
-// interleaved line by line as above, so a stdout trace and a stderr trace
-// are written at the same time. -pause-after L stops once each stream wrote
-// L lines (a test picks L inside a trace) until SIGUSR1.
+// With -traces N it writes stack traces instead
+// (internal/testing/stacktraces): on each stream N rounds of the twelve
+// traces of six languages, every trace after an ordinary seqcheck line (-size
+// bytes of payload), and with -deep F one Java trace of F frames after them.
+// The streams are interleaved line by line as above, so a stdout trace and a
+// stderr trace are written at the same time. -pause-after L stops once each
+// stream wrote L lines (a test picks L inside a trace) until SIGUSR1.
 package main
 
 import (
@@ -32,8 +32,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/stacktraces"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/stacktraces"
 )
 
 func main() {

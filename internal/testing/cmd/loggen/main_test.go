@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/stacktraces"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/stacktraces"
 )
 
 // check feeds loggen output to a seqcheck.Checker under key "k".
@@ -147,7 +147,8 @@ func TestRunStartDelayCanceled(t *testing.T) {
 	}
 }
 
-// TestRunTraces: -traces writes each stream's plan (internal/stacktraces).
+// TestRunTraces: -traces writes each stream's plan
+// (internal/testing/stacktraces).
 func TestRunTraces(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := Run(context.Background(), []string{"-src", "tr", "-traces", "2", "-deep", "5", "-streams", "both", "-size", "20"}, &stdout, &stderr); code != 0 {

@@ -41,7 +41,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/dockertest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/dockertest"
 )
 
 const (

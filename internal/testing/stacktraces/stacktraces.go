@@ -7,7 +7,7 @@
 // The traces are the ones of internal/multiline's auto-mode fixture
 // (testdata/auto.txt), one file each under traces/; this package's tests
 // check that auto mode groups each of them, and every plan, as expected.
-package stacktraces // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/stacktraces"
+package stacktraces // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/stacktraces"
 
 import (
 	"embed"
@@ -15,7 +15,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/seqcheck"
 )
 
 //go:embed traces/*.txt

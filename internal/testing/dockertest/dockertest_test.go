@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/seqcheck"
 )
 
 func testContext(t *testing.T) context.Context {

@@ -14,7 +14,7 @@
 //
 // Both stream (log and event responses are long-lived), are closed by
 // t.Cleanup and wait for every goroutine they started.
-package enginetest // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/enginetest"
+package enginetest // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/enginetest"
 
 import (
 	"context"

@@ -1,6 +1,6 @@
 // Package streamtest holds readers that benchmarks and allocation tests
 // feed to the log decoders.
-package streamtest // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/streamtest"
+package streamtest // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/streamtest"
 
 // Repeat returns a reader that repeats data forever and fills every Read
 // completely, like a socket that always has a full buffer waiting (the

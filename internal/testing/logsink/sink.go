@@ -1,7 +1,7 @@
 // Package logsink is a test consumer: it records what a receiver delivers,
 // checks self-verifying lines with seqcheck, and can refuse batches to
 // simulate backpressure.
-package logsink // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/logsink"
+package logsink // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/plog"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/seqcheck"
 )
 
 // Record is one delivered log record, flattened.

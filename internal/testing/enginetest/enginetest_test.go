@@ -1,7 +1,7 @@
 package enginetest
 
-// The proxies are tested against internal/fakedocker, spoken to by the real
-// moby client and by hand-written requests. Test names start with
+// The proxies are tested against internal/testing/fakedocker, spoken to by
+// the real moby client and by hand-written requests. Test names start with
 // Privilege (allowlist) or TLS so that `-run 'Privilege|TLS'` selects them.
 
 import (
@@ -21,7 +21,7 @@ import (
 	"github.com/moby/moby/client"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
 )
 
 const wait = 30 * time.Second

@@ -55,7 +55,7 @@ const (
 	// 16 hex digits of the binary's hash and with "test".
 	ImageRepo = "dockerlogsrotating-loggen"
 
-	loggenPkg = "github.com/dockerlogsrotating/dockerlogsrotating/internal/loggen"
+	loggenPkg = "github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/cmd/loggen"
 	// cleanupTimeout bounds a cleanup's docker call.
 	cleanupTimeout = 2 * time.Minute
 )

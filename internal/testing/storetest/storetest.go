@@ -13,7 +13,7 @@
 // either the old value or the new one, never a torn write. Batch applies its
 // operations in order, each one atomic and durable; the batch as a whole is
 // not atomic (a crash in the middle leaves the operations before it done).
-package storetest // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/storetest"
+package storetest // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/storetest"
 
 import (
 	"context"
