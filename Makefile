@@ -90,7 +90,7 @@ bench: ## Go benchmarks (BENCH_PKGS), then the end-to-end comparison against the
 	$(GO) test -run='^$$' -bench=. -benchmem $(BENCH_FLAGS) $(BENCH_PKGS)
 	@# End to end against the real Docker Engine: builds both collectors, then
 	@# docker logs vs this receiver vs filelog, reopen cost, quiet containers
-	@# (scripts/bench/run.sh documents its BENCH_* variables; BENCHMARKS.md the results).
+	@# (scripts/bench/run.sh documents its BENCH_* variables; docs/benchmarks.md the results).
 	bash scripts/bench/run.sh
 
 .PHONY: measure-exited

@@ -16,9 +16,10 @@ package deploy_test
 // file exporters into a temporary directory.
 //
 // TestReadmeRecipesAreTheTestedFiles checks that the README shows each
-// recipe file verbatim, and TestBuildManifestsAgree that the deploy
-// manifest carries every component of builder-config.yaml at the same
-// version (both also with -short).
+// recipe file verbatim, TestBuildManifestsAgree that the deploy manifest
+// carries every component of builder-config.yaml at the same version, and
+// TestBenchManifestAgrees that the bench manifest is on builder-config.yaml's
+// versions (all three also with -short).
 
 import (
 	"context"
@@ -417,4 +418,119 @@ func TestBuildManifestsAgree(t *testing.T) {
 		t.Errorf("deploy/builder-config.yaml lacks these components of builder-config.yaml (or has them at another version):\n  %s",
 			strings.Join(missing, "\n  "))
 	}
+}
+
+// TestBenchManifestAgrees checks scripts/bench/builder-config-bench.yaml,
+// the filelog collector that `make bench` compares the receiver with,
+// against builder-config.yaml: a module both carry has the same version in
+// both, and every collector module of the bench manifest is on the release
+// lines of the root manifest (core 0.x, core 1.x and contrib each have one
+// version there; that is checked too). So the two collectors of a benchmark
+// are built from the same collector release.
+func TestBenchManifestAgrees(t *testing.T) {
+	root := manifestModules(t, "../builder-config.yaml")
+	bench := manifestModules(t, "../scripts/bench/builder-config-bench.yaml")
+	if len(root) == 0 || len(bench) == 0 {
+		t.Fatal("a manifest without components")
+	}
+
+	// The release lines, from the root manifest: one version each.
+	versions := map[string]map[string][]string{} // line -> version -> modules
+	for mod, v := range root {
+		if line := releaseLine(mod, v); line != "" {
+			if versions[line] == nil {
+				versions[line] = map[string][]string{}
+			}
+			versions[line][v] = append(versions[line][v], mod)
+		}
+	}
+	lines := map[string]string{} // line -> its version, where it has one
+	for line, vs := range versions {
+		if len(vs) == 1 {
+			for v := range vs {
+				lines[line] = v
+			}
+			continue
+		}
+		var desc []string
+		for v, mods := range vs {
+			sort.Strings(mods)
+			desc = append(desc, v+": "+strings.Join(mods, ", "))
+		}
+		sort.Strings(desc)
+		t.Errorf("builder-config.yaml: the %s modules are not at one version:\n  %s", line, strings.Join(desc, "\n  "))
+	}
+
+	var bad []string
+	for mod, v := range bench {
+		if rv, ok := root[mod]; ok && rv != v {
+			bad = append(bad, fmt.Sprintf("%s %s (builder-config.yaml has %s)", mod, v, rv))
+			continue
+		}
+		line := releaseLine(mod, v)
+		if line == "" {
+			continue
+		}
+		want, ok := lines[line]
+		switch {
+		case !ok && versions[line] != nil:
+			// builder-config.yaml disagrees with itself: reported above.
+		case !ok:
+			bad = append(bad, fmt.Sprintf("%s %s (builder-config.yaml has no %s module to take the version from)", mod, v, line))
+		case v != want:
+			bad = append(bad, fmt.Sprintf("%s %s (the %s line is %s)", mod, v, line, want))
+		}
+	}
+	sort.Strings(bad)
+	if len(bad) > 0 {
+		t.Errorf("scripts/bench/builder-config-bench.yaml is not on builder-config.yaml's versions:\n  %s",
+			strings.Join(bad, "\n  "))
+	}
+}
+
+// manifestModules reads an ocb manifest's components as module path ->
+// version (components without a version, if any, map to "").
+func manifestModules(t *testing.T, path string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type components []struct {
+		GoMod string `yaml:"gomod"`
+	}
+	var m struct {
+		Receivers  components `yaml:"receivers"`
+		Processors components `yaml:"processors"`
+		Exporters  components `yaml:"exporters"`
+		Connectors components `yaml:"connectors"`
+		Extensions components `yaml:"extensions"`
+		Providers  components `yaml:"providers"`
+	}
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	mods := map[string]string{}
+	for _, list := range []components{m.Receivers, m.Processors, m.Exporters, m.Connectors, m.Extensions, m.Providers} {
+		for _, c := range list {
+			mod, v, _ := strings.Cut(strings.TrimSpace(c.GoMod), " ")
+			mods[mod] = strings.TrimSpace(v)
+		}
+	}
+	return mods
+}
+
+// releaseLine names the collector release line a module at version v
+// belongs to: "core 0.x" and "core 1.x" (go.opentelemetry.io/collector,
+// whose 0.x and 1.x modules are released together under two numbers) and
+// "contrib"; "" for any other module (this repository's).
+func releaseLine(mod, v string) string {
+	switch {
+	case strings.HasPrefix(mod, "go.opentelemetry.io/collector/"):
+		major, _, _ := strings.Cut(v, ".")
+		return "core " + strings.TrimPrefix(major, "v") + ".x"
+	case strings.HasPrefix(mod, "github.com/open-telemetry/opentelemetry-collector-contrib/"):
+		return "contrib"
+	}
+	return ""
 }

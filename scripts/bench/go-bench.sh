@@ -2,8 +2,8 @@
 # Go benchmarks of the receiver's hot path, side by side, for a shared
 # machine: each test binary is built once, then the variants are run in
 # alternation (arena, baseline, arena, baseline, ...) ROUNDS times, and the
-# medians and their ratio are printed. The numbers of BENCHMARKS.md come
-# from here.
+# medians and their ratio are printed. The Go benchmark figures of
+# docs/benchmarks.md come from here.
 #
 #   scripts/bench/go-bench.sh
 #
