@@ -453,13 +453,6 @@ func splitEntries(stream int, ts time.Time, text string, size int) []fakedocker.
 	}
 }
 
-func streamName(s int) string {
-	if s == fakedocker.Stderr {
-		return "stderr"
-	}
-	return "stdout"
-}
-
 // rotGen writes self-verifying lines with the timestamps that make resuming
 // hard: groups sharing one timestamp, stderr lines stamped before the stdout
 // line written just before them, and lines Docker split into parts. For a
@@ -483,7 +476,7 @@ func (g *rotGen) line(stream int, size int, ts time.Time) []fakedocker.Entry {
 	}
 	i := stream - 1
 	g.seq[i]++
-	body := seqcheck.Format(g.name, streamName(stream), g.seq[i], size, false)
+	body := seqcheck.Format(g.name, fakedocker.StreamName(stream), g.seq[i], size, false)
 	g.times[body] = ts.UnixNano()
 	text := body
 	if g.tty {

@@ -272,7 +272,7 @@ func TestFakeInvalidUTF8IsReplacedAndFlagged(t *testing.T) {
 	for i, tc := range tests {
 		ts := base.Add(time.Duration(i) * time.Microsecond)
 		d.Write(id, fakedocker.Entry{Time: ts, Stream: tc.stream, Text: []byte(tc.text)})
-		wants = append(wants, want{stream: streamName(tc.stream), body: tc.body, ts: ts, attrs: tc.attrs})
+		wants = append(wants, want{stream: fakedocker.StreamName(tc.stream), body: tc.body, ts: ts, attrs: tc.attrs})
 	}
 	// Invalid bytes in a line Docker split: the merged line is checked.
 	bad := strings.Repeat("s", fakedocker.DockerSplitSize) + "\xfe tail"

@@ -50,7 +50,7 @@ func TestFakeLeftoverAtStopIsEmittedOnceAndNotAgainAfterRestart(t *testing.T) {
 				for _, p := range parts {
 					es = append(es, fakedocker.Entry{Time: lt, Stream: s, Text: []byte(p), Partial: true})
 				}
-				wants = append(wants, want{stream: streamName(s), body: strings.Join(parts, ""), ts: lt})
+				wants = append(wants, want{stream: fakedocker.StreamName(s), body: strings.Join(parts, ""), ts: lt})
 			}
 			d.WriteEntries(id, es...)
 			if tc.reopen {

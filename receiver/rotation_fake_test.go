@@ -100,7 +100,7 @@ func TestFakeRotationIdenticalTimestampsAcrossReopenDeliveredExactlyOnce(t *test
 			var wants []want
 			write := func(stream int, body string) {
 				d.Write(id, fakedocker.Entry{Time: ts, Stream: stream, Text: []byte(body)})
-				wants = append(wants, want{stream: streamName(stream), body: body, ts: ts})
+				wants = append(wants, want{stream: fakedocker.StreamName(stream), body: body, ts: ts})
 			}
 			// k = 5 lines with one timestamp, delivered before a reopen...
 			for i := 1; i <= 4; i++ {

@@ -282,17 +282,10 @@ type lines struct {
 	seq [3]int // by fakedocker stream number
 }
 
-func streamName(s int) string {
-	if s == fakedocker.Stderr {
-		return "stderr"
-	}
-	return "stdout"
-}
-
 // next returns the next line of stream s with a payload of size bytes.
 func (l *lines) next(s, size int) string {
 	l.seq[s]++
-	return seqcheck.Format(l.src, streamName(s), l.seq[s], size, false)
+	return seqcheck.Format(l.src, fakedocker.StreamName(s), l.seq[s], size, false)
 }
 
 func (l *lines) entry(s, size int, ts time.Time) fakedocker.Entry {
