@@ -2,9 +2,11 @@ package receiver
 
 // EOF mid-line, against the fake daemon: an unfinished line at stop is
 // emitted once and not again after a restart, read the same from history as
-// live, and a stream cut inside a frame resumes exactly.
+// live, a stream cut inside a frame resumes exactly, and a TTY prompt left
+// at the end of a run stays a record of its own.
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -160,5 +162,37 @@ func TestFakeStreamCutMidFrameResumesExactly(t *testing.T) {
 				t.Errorf("cursor_gaps = %d", gaps)
 			}
 		})
+	}
+}
+
+// TestFakeTTYRunEndingMidLineThenStartedAgain: a TTY container's run ends
+// with an unfinished line (a prompt: Docker stores it as a partial message
+// and the raw stream puts the next run's message right behind it), then the
+// container starts again. The prompt and the next run's first line arrive
+// intact, as separate records, and no gap is reported.
+func TestFakeTTYRunEndingMidLineThenStartedAgain(t *testing.T) {
+	d := fakedocker.New(t)
+	id := running(d, fakedocker.Container{Name: "tty-prompt", Image: "t:1", TTY: true})
+	sink := &fakeSink{}
+	cfg := fakeCfg(d)
+	tt, _ := startReceiver(t, cfg, sink, nil)
+
+	d.WriteLines(id, fakedocker.Stdout, "first run")
+	d.Write(id, fakedocker.Entry{Stream: fakedocker.Stdout, Text: []byte("prompt> "), Partial: true})
+	d.Stop(id)
+	sink.waitBody(t, id, "prompt> ")
+	d.Start(id)
+	d.WriteLines(id, fakedocker.Stdout, "second run")
+	recs := sink.waitBody(t, id, "second run")
+
+	var bodies []string
+	for _, r := range sink.of(id) {
+		bodies = append(bodies, r.Body)
+	}
+	if want := []string{"first run", "prompt> ", "second run"}; !slices.Equal(bodies, want) {
+		t.Fatalf("records %q, want %q (%d records when the last arrived)", bodies, want, len(recs))
+	}
+	if g := counter(t, tt, "dockerlogsrotating_cursor_gaps", "", ""); g != 0 {
+		t.Fatalf("%d gaps reported", g)
 	}
 }
