@@ -11,6 +11,9 @@
 //     an empty class, a reversed range or an unescaped '-' or ']' is a
 //     config error; wrapping gobwas to keep that would need a parser of its
 //     own anyway.
+//   - gobwas compiles in time growing faster than the square of the
+//     pattern's length ("0*" and 1,000 '?': 0.43 s; this glob: 2 ms for
+//     3,000).
 //   - Neither is faster overall. ns to match one pattern against six
 //     container names and images, ours / gobwas, both 0 allocs:
 //     "shop-*" 23.6 / 22.3, "*-debug" 22.0 / 21.0, "nginx" 14.1 / 16.6,
