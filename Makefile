@@ -20,6 +20,7 @@ FUZZ_TARGETS ?= \
 	internal/decode:FuzzParseTimestamp \
 	internal/line:FuzzAssembler \
 	internal/match:FuzzGlobVsPathMatch \
+	internal/match:FuzzGlobVsGobwas \
 	internal/multiline:FuzzGrouper \
 	receiver:FuzzConfig
 FUZZTIME_SHORT ?= 3s

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
@@ -251,5 +253,86 @@ func TestFakeClockSteppedBackAcrossARestart(t *testing.T) {
 				t.Fatalf("records %q, want %q", bodies, want)
 			}
 		})
+	}
+}
+
+// TestFakeRefusedBatchesAreRetriedAndDeliveredExactlyOnce refuses the first
+// batches while streams rotate: nothing is lost, nothing doubled.
+func TestFakeRefusedBatchesAreRetriedAndDeliveredExactlyOnce(t *testing.T) {
+	d := fakedocker.New(t)
+	const name = "refuse"
+	id := running(d, fakedocker.Container{Name: name, Image: "ref:1"})
+	g := newRotGen(name)
+	es, _ := g.chunk(300)
+	d.WriteEntries(id, es...)
+	var mu sync.Mutex
+	calls := 0
+	sink := &fakeSink{}
+	sink.Refuse = func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls <= 3 {
+			return errors.New("downstream is busy")
+		}
+		return nil
+	}
+	cfg := fakeCfg(d)
+	cfg.RotationInterval = minRotationInterval
+	startReceiver(t, cfg, sink, nil)
+	sink.waitCount(t, id, 1)
+	es, _ = g.chunk(300)
+	d.WriteEntries(id, es...)
+	g.expect(&sink.Checker)
+	// 600 lines take well under a second once the consumer accepts.
+	waitCheckerFor(t, &sink.Checker, 10*time.Second)
+	d.WriteEntries(id, g.line(fakedocker.Stdout, 10, g.clock.Add(time.Millisecond))...)
+	g.expect(&sink.Checker)
+	waitChecker(t, &sink.Checker)
+	checkGenerated(t, sink, g, id, "ref:1")
+}
+
+// TestFakePermanentRefusalDropsTheBatchOnceAndCountsIt: a permanent error
+// drops that batch (counted), and it is not read again after a reopen.
+func TestFakePermanentRefusalDropsTheBatchOnceAndCountsIt(t *testing.T) {
+	d := fakedocker.New(t)
+	reqs := watchRequests(d)
+	id := running(d, fakedocker.Container{Name: "perm", Image: "perm:1"})
+	d.WriteLines(id, fakedocker.Stdout, "rejected")
+	refused := make(chan struct{})
+	var once sync.Once
+	sink := &fakeSink{}
+	sink.Refuse = func() error {
+		err := error(nil)
+		once.Do(func() {
+			err = consumererror.NewPermanent(errors.New("malformed"))
+			close(refused)
+		})
+		return err
+	}
+	cfg := fakeCfg(d)
+	cfg.RotationInterval = minRotationInterval
+	tt, _ := startReceiver(t, cfg, sink, nil)
+	select {
+	case <-refused:
+	case <-time.After(fakeWait):
+		t.Fatal("the first batch never reached the consumer")
+	}
+	var wants []want
+	for _, b := range []string{"accepted 1", "accepted 2"} {
+		ts := d.WriteLines(id, fakedocker.Stdout, b)[0]
+		wants = append(wants, want{stream: "stdout", body: b, ts: ts})
+	}
+	sink.waitBody(t, id, "accepted 2")
+	reqs.waitRotation(t, id)
+	ts := d.WriteLines(id, fakedocker.Stdout, "barrier")[0]
+	wants = append(wants, want{stream: "stdout", body: "barrier", ts: ts})
+	got := sink.waitBody(t, id, "barrier")
+	checkRecords(t, got, wants)
+	if n := counter(t, tt, "dockerlogsrotating_records_dropped", "", ""); n != 1 {
+		t.Errorf("records_dropped = %d, want 1", n)
+	}
+	if n := counter(t, tt, "dockerlogsrotating_stream_errors", "error.type", "consumer"); n != 1 {
+		t.Errorf("stream_errors{error.type=consumer} = %d, want 1", n)
 	}
 }

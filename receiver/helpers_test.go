@@ -9,12 +9,12 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/telemetrytest"
 )
 
 // run starts a receiver with cfg delivering to sink, and shuts it down
@@ -58,39 +58,13 @@ func testConfig(endpoint string) *Config {
 // (any value when key is empty).
 func counter(t *testing.T, tt *componenttest.Telemetry, name, key, value string) int64 {
 	t.Helper()
-	m, err := tt.GetMetric("otelcol_" + name)
-	if err != nil {
-		return 0
-	}
-	var n int64
-	if sum, ok := m.Data.(metricdata.Sum[int64]); ok {
-		for _, dp := range sum.DataPoints {
-			if v, ok := dp.Attributes.Value(attributeKey(key)); key == "" || (ok && v.AsString() == value) {
-				n += dp.Value
-			}
-		}
-	}
-	return n
+	return telemetrytest.Sum(tt, "otelcol_"+name, key, value)
 }
 
 // histogramMax returns the largest value recorded by a histogram.
 func histogramMax(t *testing.T, tt *componenttest.Telemetry, name string) (float64, uint64) {
 	t.Helper()
-	m, err := tt.GetMetric("otelcol_" + name)
-	if err != nil {
-		return 0, 0
-	}
-	var mx float64
-	var n uint64
-	if h, ok := m.Data.(metricdata.Histogram[float64]); ok {
-		for _, dp := range h.DataPoints {
-			if v, ok := dp.Max.Value(); ok && v > mx {
-				mx = v
-			}
-			n += dp.Count
-		}
-	}
-	return mx, n
+	return telemetrytest.HistogramMax(tt, "otelcol_"+name)
 }
 
 var _ component.Host = componenttest.NewNopHost()

@@ -245,3 +245,37 @@ func TestFakeMetadataInfoFailureKeepsLogsFlowing(t *testing.T) {
 		t.Errorf("%d /info requests, want 1", n)
 	}
 }
+
+func TestFakeLabelsAndEnvAreCopiedToTheResource(t *testing.T) {
+	d := fakedocker.New(t)
+	id := running(d, fakedocker.Container{
+		Name: "mapped", Image: "map:1",
+		Labels: map[string]string{"com.example.service": "checkout", "unmapped": "x"},
+		Env:    []string{"DEPLOY_ENV=prod", "EMPTY=", "PATH=/bin"},
+	})
+	ts := d.WriteLines(id, fakedocker.Stdout, "hello")[0]
+	cfg := fakeCfg(d)
+	cfg.APIVersion = "1.41" // multiplexed body announced as raw-stream
+	cfg.LabelsToAttributes = map[string]string{"com.example.service": "service.name", "missing": "never.set"}
+	cfg.EnvToAttributes = map[string]string{"DEPLOY_ENV": "deployment.environment", "EMPTY": "empty.env"}
+	cfg.ResourceAttributes.ContainerHostname.Enabled = true
+	sink := &fakeSink{}
+	startReceiver(t, cfg, sink, nil)
+	got := sink.waitCount(t, id, 1)
+	checkRecords(t, got, []want{{stream: "stdout", body: "hello", ts: ts}})
+	wantRes := fmt.Sprint(map[string]any{
+		"container.id": id, "container.name": "mapped", "container.image.name": "map",
+		"container.image.tags": []any{"1"}, "container.image.id": got[0].Resource["container.image.id"],
+		"container.runtime.name": "docker", "container.runtime.version": d.EngineVersion(),
+		"container.hostname": id[:12], "host.name": fakedocker.DefaultInfo.Name,
+		"service.name": "checkout", "deployment.environment": "prod", "empty.env": "",
+	})
+	if res := fmt.Sprint(got[0].Resource); res != wantRes {
+		t.Errorf("resource %s, want %s", res, wantRes)
+	}
+	for _, r := range d.RequestsTo("/containers/" + id + "/logs") {
+		if r.APIVersion != "1.41" {
+			t.Errorf("/logs requested with API %q, want the pinned 1.41", r.APIVersion)
+		}
+	}
+}

@@ -392,6 +392,11 @@ func (r *Reader) ensure(n int) error {
 	return nil
 }
 
+// Buffered is the number of bytes read from the stream and not yet decoded.
+// Zero means the next Next reads from the stream and may block, so a caller
+// that batches should hand its batch on first.
+func (r *Reader) Buffered() int { return r.w - r.r }
+
 // Shrink gives back a buffer that a long message grew beyond keep bytes,
 // when nothing is buffered: a stream that has gone quiet should not hold
 // the memory of its longest message.

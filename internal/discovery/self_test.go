@@ -1,6 +1,11 @@
 package discovery
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
+)
 
 func TestDockerBindMountsOnly(t *testing.T) {
 	own := "1a2b"
@@ -14,5 +19,35 @@ func TestDockerBindMountsOnly(t *testing.T) {
 	s.addIDs(info, isDockerBindMount)
 	if !s.ids[id] || s.ids[other] || len(s.ids) != 1 {
 		t.Fatalf("ids = %v, want only the container's own (%s)", s.ids, own)
+	}
+}
+
+func TestSelfIDIs(t *testing.T) {
+	id := strings.Repeat("ab", 32)
+	s := SelfID{ids: map[string]bool{id: true}}
+	if !s.Is(docker.Container{ID: id}) {
+		t.Error("a detected ID is not recognised")
+	}
+	if s.Is(docker.Container{ID: strings.Repeat("cd", 32)}) {
+		t.Error("another ID is recognised")
+	}
+	h := SelfID{hostname: id[:12]}
+	if !h.Is(docker.Container{ID: id, Hostname: id[:12]}) {
+		t.Error("short-ID hostname not recognised")
+	}
+	if h.Is(docker.Container{ID: id, Hostname: "custom"}) {
+		t.Error("a container with its own hostname is recognised by its ID prefix alone")
+	}
+	if h.Is(docker.Container{ID: strings.Repeat("cd", 32), Hostname: id[:12]}) {
+		t.Error("another container with the same hostname is recognised")
+	}
+	var zero SelfID
+	if zero.Is(docker.Container{ID: id, Hostname: ""}) {
+		t.Error("the zero SelfID recognises a container")
+	}
+	// DetectSelf reads /proc and the hostname; whatever it finds, it must
+	// not claim an unrelated container.
+	if DetectSelf().Is(docker.Container{ID: strings.Repeat("0", 64), Hostname: "not-hex-host"}) {
+		t.Error("DetectSelf claims an unrelated container")
 	}
 }

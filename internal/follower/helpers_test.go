@@ -17,8 +17,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.opentelemetry.io/collector/receiver/receivertest"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
@@ -30,6 +28,7 @@ import (
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/logsink"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/seqcheck"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/telemetrytest"
 )
 
 // waitTimeout bounds every wait of these tests.
@@ -274,19 +273,7 @@ func (h *harness) waitLogged(substr string) {
 // (all points when key is empty).
 func (h *harness) counter(name, key, value string) int64 {
 	h.t.Helper()
-	m, err := h.tt.GetMetric("otelcol_dockerlogsrotating_" + name)
-	if err != nil {
-		return 0
-	}
-	var n int64
-	if sum, ok := m.Data.(metricdata.Sum[int64]); ok {
-		for _, dp := range sum.DataPoints {
-			if v, ok := dp.Attributes.Value(attribute.Key(key)); key == "" || (ok && v.AsString() == value) {
-				n += dp.Value
-			}
-		}
-	}
-	return n
+	return telemetrytest.Sum(h.tt, "otelcol_dockerlogsrotating_"+name, key, value)
 }
 
 // lines writes self-verifying lines for one source, numbering each stream.
@@ -295,17 +282,10 @@ type lines struct {
 	seq [3]int // by fakedocker stream number
 }
 
-func streamName(s int) string {
-	if s == fakedocker.Stderr {
-		return "stderr"
-	}
-	return "stdout"
-}
-
 // next returns the next line of stream s with a payload of size bytes.
 func (l *lines) next(s, size int) string {
 	l.seq[s]++
-	return seqcheck.Format(l.src, streamName(s), l.seq[s], size, false)
+	return seqcheck.Format(l.src, fakedocker.StreamName(s), l.seq[s], size, false)
 }
 
 func (l *lines) entry(s, size int, ts time.Time) fakedocker.Entry {

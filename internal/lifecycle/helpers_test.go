@@ -15,7 +15,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.opentelemetry.io/collector/receiver/receivertest"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -23,6 +22,7 @@ import (
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/telemetrytest"
 )
 
 // waitTimeout bounds every wait; events arrive in milliseconds.
@@ -259,17 +259,7 @@ func (h *harness) eventually(what string, cond func() bool) {
 
 // counter sums an int counter of the watcher's telemetry.
 func (h *harness) counter(name string) int64 {
-	m, err := h.tt.GetMetric("otelcol_" + name)
-	if err != nil {
-		return 0
-	}
-	var n int64
-	if sum, ok := m.Data.(metricdata.Sum[int64]); ok {
-		for _, dp := range sum.DataPoints {
-			n += dp.Value
-		}
-	}
-	return n
+	return telemetrytest.Sum(h.tt, "otelcol_"+name, "", "")
 }
 
 // running adds a container and starts it; it returns the full ID.

@@ -1,3 +1,25 @@
+// Why a glob of our own and not github.com/gobwas/glob, which contrib's
+// matchers use: compared by FuzzGlobVsGobwas and BenchmarkGlobVsGobwas
+// (gobwas_test.go, gobwas v0.2.3, go1.26, 2 vCPU shared):
+//
+//   - gobwas gives wrong answers on valid patterns: "a*a" matches "a" (its
+//     prefix and suffix overlap), "a[é]b" does not match "aéb" (non-ASCII
+//     in a class), "ab\x00*" matches "abx". This glob agrees with path.Match
+//     (FuzzGlobVsPathMatch) and with a naive backtracking matcher.
+//   - The documented syntax differs: here '^' negates a class as well as
+//     '!', '{', '}' and ',' are plain characters (gobwas: alternatives), and
+//     an empty class, a reversed range or an unescaped '-' or ']' is a
+//     config error; wrapping gobwas to keep that would need a parser of its
+//     own anyway.
+//   - gobwas compiles in time growing faster than the square of the
+//     pattern's length ("0*" and 1,000 '?': 0.43 s; this glob: 2 ms for
+//     3,000).
+//   - Neither is faster overall. ns to match one pattern against six
+//     container names and images, ours / gobwas, both 0 allocs:
+//     "shop-*" 23.6 / 22.3, "*-debug" 22.0 / 21.0, "nginx" 14.1 / 16.6,
+//     "registry.local:5000/*" 18.9 / 20.2, "*-worker-[0-9]*" 524 / 874,
+//     "*/shop/*:v?.[0-9]*" 532 / 183.
+
 package match
 
 import (

@@ -18,6 +18,16 @@ const (
 	Stderr = 2
 )
 
+// StreamName is the name of stream s ("stdout" or "stderr") as the
+// receiver writes it in the log.iostream attribute and seqcheck lines name
+// it; 0 counts as Stdout, as in Entry.
+func StreamName(s int) string {
+	if s == Stderr {
+		return "stderr"
+	}
+	return "stdout"
+}
+
 // DockerSplitSize is the size at which the daemon splits long lines into
 // partial messages (16 KiB).
 const DockerSplitSize = 16 * 1024
