@@ -319,7 +319,12 @@ func batchesOf(t *testing.T, h *harness, size int, measure func(plog.Logs) int) 
 	t.Helper()
 	var mu sync.Mutex
 	var got []int
+	var slow sync.Once
 	h.set.Consumer = &tap{next: h.sink, f: func(ld plog.Logs) error {
+		// A consumer slow on its first batch lets the backlog pile up in
+		// the socket, so that the reader is behind and batches fill up:
+		// a reader that keeps up hands each line on alone.
+		slow.Do(func() { time.Sleep(200 * time.Millisecond) })
 		mu.Lock()
 		got = append(got, measure(ld))
 		mu.Unlock()
