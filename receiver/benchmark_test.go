@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
@@ -111,7 +112,7 @@ func BenchmarkReceiverFakeDaemon(b *testing.B) {
 			}
 		}))
 
-		calls := benchReceive(b, d.Endpoint(), benchLines, &recv, nil)
+		calls := benchReceive(b, d.Endpoint(), benchLines, &recv, nil, nil)
 		batches += calls
 		b.StartTimer()
 	}
@@ -132,7 +133,8 @@ func BenchmarkReceiverFakeDaemon(b *testing.B) {
 // on the daemon at endpoint until its consumer counted records, adds what
 // that cost to p, shuts the receiver down (outside the timer) and returns
 // the number of ConsumeLogs calls. The timer is stopped when it returns.
-func benchReceive(b *testing.B, endpoint string, records int64, p *phase, mod func(*Config)) int64 {
+// host offers the extensions (nil: none).
+func benchReceive(b *testing.B, endpoint string, records int64, p *phase, mod func(*Config), host component.Host) int64 {
 	b.Helper()
 	sink := logsink.NewCounter(records)
 	cfg := createDefaultConfig().(*Config)
@@ -144,6 +146,9 @@ func benchReceive(b *testing.B, endpoint string, records int64, p *phase, mod fu
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
+	if host == nil {
+		host = componenttest.NewNopHost()
+	}
 	tt := componenttest.NewTelemetry()
 	set := receivertest.NewNopSettings(metadata.Type)
 	set.TelemetrySettings = tt.NewTelemetrySettings()
@@ -152,7 +157,7 @@ func benchReceive(b *testing.B, endpoint string, records int64, p *phase, mod fu
 		b.Fatal(err)
 	}
 	p.add(measure(func() {
-		if err := r.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		if err := r.Start(context.Background(), host); err != nil {
 			b.Fatal(err)
 		}
 		select {
@@ -223,7 +228,7 @@ func BenchmarkReceiverMultiline(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		for i, m := range modes {
-			benchReceive(b, d.Endpoint(), m.records, &phases[i], m.mod)
+			benchReceive(b, d.Endpoint(), m.records, &phases[i], m.mod, nil)
 			b.StartTimer()
 		}
 		drain.add(measure(func() {
