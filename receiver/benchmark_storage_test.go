@@ -9,7 +9,6 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/fakedocker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/storetest"
 )
 
@@ -23,18 +22,7 @@ import (
 // process CPU ns and heap allocations of each, and the writes to the store
 // per op (each one a batch of the changed entries and the index).
 func BenchmarkReceiverStorage(b *testing.B) {
-	d := fakedocker.New(b)
-	d.AddContainer(fakedocker.Container{Name: "bench", Image: "app:1"})
-	id := d.ContainerID("bench")
-	d.Start(id)
-	texts := make([]string, 10_000)
-	for i := range texts {
-		texts[i] = benchBody
-	}
-	for range benchLines / len(texts) {
-		d.WriteLines(id, fakedocker.Stdout, texts...)
-	}
-
+	d, _ := benchBacklog(b)
 	cadence := positionSaveInterval
 	defer func() { positionSaveInterval = cadence }()
 	modes := []struct {

@@ -75,17 +75,7 @@ func measure(f func()) (time.Duration, time.Duration, uint64) {
 // phase, and recv minus drain (what the receiver adds: decoding, assembly,
 // pdata, positions, telemetry, consumer calls). ns/op is both phases.
 func BenchmarkReceiverFakeDaemon(b *testing.B) {
-	d := fakedocker.New(b)
-	d.AddContainer(fakedocker.Container{Name: "bench", Image: "app:1"})
-	id := d.ContainerID("bench")
-	d.Start(id)
-	texts := make([]string, 10_000)
-	for i := range texts {
-		texts[i] = benchBody
-	}
-	for range benchLines / len(texts) {
-		d.WriteLines(id, fakedocker.Stdout, texts...)
-	}
+	d, id := benchBacklog(b)
 
 	cli, err := client.New(client.WithHost(d.Endpoint()))
 	if err != nil {
@@ -127,6 +117,23 @@ func BenchmarkReceiverFakeDaemon(b *testing.B) {
 	b.ReportMetric(per(float64(recv.cpu-drain.cpu)), "added-cpu-ns/line")
 	b.ReportMetric(per(float64(recv.mallocs)-float64(drain.mallocs)), "added-allocs/line")
 	b.ReportMetric(lines/float64(batches), "lines/batch")
+}
+
+// benchBacklog starts a fake daemon serving one running container whose
+// log holds benchLines lines of benchBody on stdout.
+func benchBacklog(b *testing.B) (*fakedocker.Daemon, string) {
+	d := fakedocker.New(b)
+	d.AddContainer(fakedocker.Container{Name: "bench", Image: "app:1"})
+	id := d.ContainerID("bench")
+	d.Start(id)
+	texts := make([]string, 10_000)
+	for i := range texts {
+		texts[i] = benchBody
+	}
+	for range benchLines / len(texts) {
+		d.WriteLines(id, fakedocker.Stdout, texts...)
+	}
+	return d, id
 }
 
 // benchReceive runs a fresh receiver (start_at: beginning, set as mod says)

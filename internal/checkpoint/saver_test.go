@@ -123,6 +123,18 @@ func newTestSaver(t *testing.T, client storage.Client, clock *fakeClock) (*Saver
 	return s, store
 }
 
+// inInterval returns a test saver that wrote a (at 1) and now waits for
+// its interval to end, its store, client and clock.
+func inInterval(t *testing.T) (*Saver, *Store, *batchClient, *fakeClock) {
+	t.Helper()
+	cl, clock := newBatchClient(), newFakeClock()
+	s, store := newTestSaver(t, cl, clock)
+	s.Commit("a", at(1))
+	cl.next(t)
+	clock.waiting(t)
+	return s, store, cl, clock
+}
+
 func loaded(t *testing.T, store *Store, id string) (Entry, bool) {
 	t.Helper()
 	e, ok, err := store.Load(context.Background(), id)
@@ -161,11 +173,7 @@ func TestSaverCoalescesCommitsWithinTheInterval(t *testing.T) {
 }
 
 func TestSaverCloseWritesWhatIsPending(t *testing.T) {
-	cl, clock := newBatchClient(), newFakeClock()
-	s, store := newTestSaver(t, cl, clock)
-	s.Commit("a", at(1))
-	cl.next(t)
-	clock.waiting(t)
+	s, store, cl, _ := inInterval(t)
 	s.Commit("b", at(5))
 	cl.none(t, "during the interval")
 
@@ -183,11 +191,7 @@ func TestSaverCloseWritesWhatIsPending(t *testing.T) {
 }
 
 func TestSaverCloseReturnsTheLastWriteError(t *testing.T) {
-	cl, clock := newBatchClient(), newFakeClock()
-	s, _ := newTestSaver(t, cl, clock)
-	s.Commit("a", at(1))
-	cl.next(t)
-	clock.waiting(t)
+	s, _, cl, _ := inInterval(t)
 	full := errors.New("disk full")
 	cl.setFail(full)
 	s.Commit("a", at(2))
@@ -197,11 +201,7 @@ func TestSaverCloseReturnsTheLastWriteError(t *testing.T) {
 }
 
 func TestSaverRemoveAfterCommitDeletes(t *testing.T) {
-	cl, clock := newBatchClient(), newFakeClock()
-	s, store := newTestSaver(t, cl, clock)
-	s.Commit("a", at(1))
-	cl.next(t)
-	clock.waiting(t)
+	s, store, cl, clock := inInterval(t)
 
 	s.Remove("a") // saved: deleted
 	s.Commit("b", at(1))
