@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
@@ -73,17 +74,7 @@ func measure(f func()) (time.Duration, time.Duration, uint64) {
 // phase, and recv minus drain (what the receiver adds: decoding, assembly,
 // pdata, positions, telemetry, consumer calls). ns/op is both phases.
 func BenchmarkReceiverFakeDaemon(b *testing.B) {
-	d := fakedocker.New(b)
-	d.AddContainer(fakedocker.Container{Name: "bench", Image: "app:1"})
-	id := d.ContainerID("bench")
-	d.Start(id)
-	texts := make([]string, 10_000)
-	for i := range texts {
-		texts[i] = benchBody
-	}
-	for range benchLines / len(texts) {
-		d.WriteLines(id, fakedocker.Stdout, texts...)
-	}
+	d, id := benchBacklog(b)
 
 	cli, err := client.New(client.WithHost(d.Endpoint()))
 	if err != nil {
@@ -110,7 +101,7 @@ func BenchmarkReceiverFakeDaemon(b *testing.B) {
 			}
 		}))
 
-		calls := benchReceive(b, d.Endpoint(), benchLines, &recv, nil)
+		calls := benchReceive(b, d.Endpoint(), benchLines, &recv, nil, nil)
 		batches += calls
 		b.StartTimer()
 	}
@@ -127,11 +118,29 @@ func BenchmarkReceiverFakeDaemon(b *testing.B) {
 	b.ReportMetric(lines/float64(batches), "lines/batch")
 }
 
+// benchBacklog starts a fake daemon serving one running container whose
+// log holds benchLines lines of benchBody on stdout.
+func benchBacklog(b *testing.B) (*fakedocker.Daemon, string) {
+	d := fakedocker.New(b)
+	d.AddContainer(fakedocker.Container{Name: "bench", Image: "app:1"})
+	id := d.ContainerID("bench")
+	d.Start(id)
+	texts := make([]string, 10_000)
+	for i := range texts {
+		texts[i] = benchBody
+	}
+	for range benchLines / len(texts) {
+		d.WriteLines(id, fakedocker.Stdout, texts...)
+	}
+	return d, id
+}
+
 // benchReceive runs a fresh receiver (start_at: beginning, set as mod says)
 // on the daemon at endpoint until its consumer counted records, adds what
 // that cost to p, shuts the receiver down (outside the timer) and returns
 // the number of ConsumeLogs calls. The timer is stopped when it returns.
-func benchReceive(b *testing.B, endpoint string, records int64, p *phase, mod func(*Config)) int64 {
+// host offers the extensions (nil: none).
+func benchReceive(b *testing.B, endpoint string, records int64, p *phase, mod func(*Config), host component.Host) int64 {
 	b.Helper()
 	sink := logsink.NewCounter(records)
 	cfg := createDefaultConfig().(*Config)
@@ -143,6 +152,9 @@ func benchReceive(b *testing.B, endpoint string, records int64, p *phase, mod fu
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
+	if host == nil {
+		host = componenttest.NewNopHost()
+	}
 	tt := componenttest.NewTelemetry()
 	set := receivertest.NewNopSettings(metadata.Type)
 	set.TelemetrySettings = tt.NewTelemetrySettings()
@@ -151,7 +163,7 @@ func benchReceive(b *testing.B, endpoint string, records int64, p *phase, mod fu
 		b.Fatal(err)
 	}
 	p.add(measure(func() {
-		if err := r.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		if err := r.Start(context.Background(), host); err != nil {
 			b.Fatal(err)
 		}
 		select {
@@ -222,7 +234,7 @@ func BenchmarkReceiverMultiline(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		for i, m := range modes {
-			benchReceive(b, d.Endpoint(), m.records, &phases[i], m.mod)
+			benchReceive(b, d.Endpoint(), m.records, &phases[i], m.mod, nil)
 			b.StartTimer()
 		}
 		drain.add(measure(func() {

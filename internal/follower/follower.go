@@ -80,13 +80,27 @@ type Settings struct {
 	// with since when a stream reopens (0: since alone, a full scan). A
 	// window that misses the position is grown for the next reopen.
 	ReopenTail int
-	// Store, when set, keeps positions across collector restarts.
+	// Store, when set, holds the positions a previous collector saved:
+	// followers start from them.
 	Store *checkpoint.Store
+	// Positions, when set, saves each container's entry once the consumer
+	// accepted its lines, and deletes the entries of removed containers
+	// (a checkpoint.Saver on Store). Whoever set it closes it after
+	// Group.Wait returned. nil: positions are kept in memory only.
+	Positions Positions
 	// Multiline returns how a container's lines are grouped into records;
 	// nil, or a nil result, emits each line as a record.
 	Multiline func(docker.Container) *multiline.Rules
+}
 
-	commit func(id string, e checkpoint.Entry) // set by the Group
+// Positions takes the entries to keep across collector restarts. Its
+// methods must not block on the store: followers call Commit after every
+// batch the consumer accepted.
+type Positions interface {
+	// Commit records container id's latest entry.
+	Commit(id string, e checkpoint.Entry)
+	// Remove forgets container id's entry.
+	Remove(id string)
 }
 
 // Backoff is a capped exponential backoff.

@@ -30,7 +30,6 @@ type Group struct {
 	// unsupported remembers containers whose log cannot be read, so they
 	// are reported once and never retried.
 	unsupported map[string]bool
-	saver       *saver // nil without a store
 }
 
 type member struct {
@@ -40,12 +39,7 @@ type member struct {
 
 // NewGroup returns a group whose followers run until ctx ends.
 func NewGroup(ctx context.Context, set *Settings) *Group {
-	g := &Group{set: set, ctx: ctx, followers: map[string]*member{}, parked: map[string]checkpoint.Entry{}, unsupported: map[string]bool{}}
-	if set.Store != nil {
-		g.saver = newSaver(set.Store, set.Logger)
-		set.commit = g.saver.commit
-	}
-	return g
+	return &Group{set: set, ctx: ctx, followers: map[string]*member{}, parked: map[string]checkpoint.Entry{}, unsupported: map[string]bool{}}
 }
 
 // Upsert starts following c when it has lines to read, or updates its
@@ -161,8 +155,8 @@ func (g *Group) load(id string) (checkpoint.Entry, bool) {
 // park keeps e as the container's entry, without a follower.
 func (g *Group) park(id string, e checkpoint.Entry) {
 	g.parked[id] = e
-	if g.saver != nil {
-		g.saver.commit(id, e)
+	if g.set.Positions != nil {
+		g.set.Positions.Commit(id, e)
 	}
 }
 
@@ -214,8 +208,8 @@ func (g *Group) Remove(id string) {
 	}
 	delete(g.parked, id)
 	delete(g.unsupported, id)
-	if g.saver != nil {
-		g.saver.remove(id)
+	if g.set.Positions != nil {
+		g.set.Positions.Remove(id)
 	}
 }
 
@@ -259,11 +253,8 @@ func (g *Group) Listed(exists, selected func(id string) bool) {
 	}
 }
 
-// Wait blocks until every follower has returned (after ctx ended), then
-// saves the last positions.
+// Wait blocks until every follower has returned (after ctx ended): from
+// then on nothing commits to Settings.Positions.
 func (g *Group) Wait() {
 	g.wg.Wait()
-	if g.saver != nil {
-		g.saver.close()
-	}
 }

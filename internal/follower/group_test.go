@@ -609,6 +609,9 @@ func TestRunReadIsSaved(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = store.Close(ctx) })
 	h.set.Store = store
+	saver := checkpoint.NewSaver(store, h.set.Logger, 0)
+	t.Cleanup(func() { _ = saver.Close() }) // after the group's cleanup
+	h.set.Positions = saver
 	id := h.add(fakedocker.Container{Name: "done"})
 	w := &lines{src: "done"}
 	h.d.WriteLines(id, fakedocker.Stdout, w.next(fakedocker.Stdout, 20))

@@ -148,6 +148,8 @@ func TestMultilineAcrossCollectorRestart(t *testing.T) {
 		h.d.WriteLines(id, fakedocker.Stdout, "start 0", "  at 0.0")
 
 		h.set.Store = openStore()
+		saver := checkpoint.NewSaver(h.set.Store, h.set.Logger, 0)
+		h.set.Positions = saver
 		gctx, stop := context.WithCancel(ctx)
 		g := NewGroup(gctx, h.set)
 		g.Upsert(h.inspect(id), true)
@@ -158,12 +160,18 @@ func TestMultilineAcrossCollectorRestart(t *testing.T) {
 		h.waitBodies([2][]string{nil, {"start e0"}})
 		stop()
 		waitDone(t, "first group", g.Wait)
+		if err := saver.Close(); err != nil {
+			t.Fatal(err)
+		}
 		_ = h.set.Store.Close(ctx)
 
 		h.d.WriteLines(id, fakedocker.Stdout, "  at 0.2", "start 1")
 		h.d.WriteLines(id, fakedocker.Stderr, "start e1")
 		h.set.Store = openStore()
 		t.Cleanup(func() { _ = h.set.Store.Close(ctx) })
+		saver = checkpoint.NewSaver(h.set.Store, h.set.Logger, 0)
+		t.Cleanup(func() { _ = saver.Close() }) // after the group's cleanup
+		h.set.Positions = saver
 		h.group().Upsert(h.inspect(id), true)
 		h.waitBodies([2][]string{{"start 0\n  at 0.0\n  at 0.1\n  at 0.2"}, {"start e0", "start e0b"}})
 	})

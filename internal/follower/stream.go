@@ -469,8 +469,8 @@ func (f *Follower) flush(ctx context.Context) error {
 // commit records that the consumer accepted everything before p.
 func (f *Follower) commit(p cursor.Position) {
 	f.committed.Store(&p)
-	if f.set.commit != nil {
-		f.set.commit(f.id, checkpoint.Entry{Position: p, RunRead: runNanos(f.readRun)})
+	if f.set.Positions != nil {
+		f.set.Positions.Commit(f.id, checkpoint.Entry{Position: p, RunRead: runNanos(f.readRun)})
 	}
 }
 
