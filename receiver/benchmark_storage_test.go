@@ -9,7 +9,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/storetest"
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/storetest"
 )
 
 // BenchmarkReceiverStorage measures what saving positions costs the backlog
