@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/backoff"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/discovery"
@@ -158,7 +159,7 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 		MaxBatchBytes:    maxBatchBytes,
 		Deliver:          deliver,
 		SlowStreamPause:  slowStreamPause,
-		Backoff:          follower.Backoff{Initial: backoffInitial, Max: backoffMax},
+		Backoff:          backoff.Policy{Initial: backoffInitial, Max: backoffMax},
 		Store:            store,
 		Multiline:        r.multiline.rulesFor,
 	}

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/backoff"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/batch"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
@@ -75,7 +76,7 @@ type Settings struct {
 	SlowStreamPause time.Duration
 	// Backoff bounds the wait before retrying a failed open or a refused
 	// batch (doubling from Backoff.Initial up to Backoff.Max).
-	Backoff Backoff
+	Backoff backoff.Policy
 	// ReopenTail asks the daemon for at least this many newest messages
 	// with since when a stream reopens (0: since alone, a full scan). A
 	// window that misses the position is grown for the next reopen.
@@ -101,16 +102,6 @@ type Positions interface {
 	Commit(id string, e checkpoint.Entry)
 	// Remove forgets container id's entry.
 	Remove(id string)
-}
-
-// Backoff is a capped exponential backoff.
-type Backoff struct{ Initial, Max time.Duration }
-
-func (b Backoff) next(d time.Duration) time.Duration {
-	if d == 0 {
-		return b.Initial
-	}
-	return min(2*d, b.Max)
 }
 
 // maxFrame caps a frame's payload: Docker's own messages are at most 16 KiB
@@ -285,8 +276,8 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 		if cerrdefs.IsNotFound(err) {
 			return nil
 		}
-		wait = f.set.Backoff.next(wait)
-		if !sleep(ctx, wait) {
+		wait = f.set.Backoff.Next(wait)
+		if !backoff.Sleep(ctx, wait) {
 			return nil
 		}
 	}
@@ -303,7 +294,7 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 		}
 		if wait > 0 {
 			release()
-			if !sleep(ctx, wait) {
+			if !backoff.Sleep(ctx, wait) {
 				return nil
 			}
 		}
@@ -345,7 +336,7 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 				// is over, and a line it left unfinished never ends.
 				switch stopped, err := f.confirmStopped(ctx, *c); {
 				case err != nil:
-					wait = f.set.Backoff.next(wait)
+					wait = f.set.Backoff.Next(wait)
 				case stopped:
 					f.readRun = c.StartedAt
 					f.flushPending(ctx)
@@ -367,7 +358,7 @@ func (f *Follower) Run(ctx context.Context, gone <-chan struct{}) error {
 			if cerrdefs.IsNotFound(o.err) {
 				return nil // removed
 			}
-			wait = f.set.Backoff.next(wait)
+			wait = f.set.Backoff.Next(wait)
 			f.set.Logger.Debug("log stream failed, retrying",
 				zap.String("container", c.Name), zap.Duration("backoff", wait), zap.Error(o.err))
 		}
@@ -389,7 +380,7 @@ func (f *Follower) afterEOF(ctx context.Context, prev docker.Container, o outcom
 		f.flushPending(ctx)
 		return nil, true
 	case err != nil:
-		return f.set.Backoff.next, false
+		return f.set.Backoff.Next, false
 	}
 	if c.Running && !c.StartedAt.Equal(prev.StartedAt) {
 		// That run is over: a line it left unfinished never gets its end.
@@ -402,7 +393,7 @@ func (f *Follower) afterEOF(ctx context.Context, prev docker.Container, o outcom
 		c = *f.info.Load()
 	}
 	if c.Running && !o.fresh {
-		return f.set.Backoff.next, false
+		return f.set.Backoff.Next, false
 	}
 	return func(time.Duration) time.Duration { return 0 }, false
 }
@@ -475,17 +466,6 @@ func (f *Follower) discards() [2]cursor.Discard {
 func (f *Follower) recordUtilization(ctx context.Context) {
 	if c := f.set.Pool.Capacity(); c > 0 {
 		f.set.Telemetry.DockerlogsrotatingPoolUtilization.Record(ctx, float64(f.set.Pool.InUse())/float64(c))
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/backoff"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
@@ -163,7 +164,7 @@ func newHarness(t testing.TB, engine string) *harness {
 		MaxLogSize:       1 << 20,
 		MaxBatch:         1000,
 		SlowStreamPause:  20 * time.Millisecond,
-		Backoff:          Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond},
+		Backoff:          backoff.Policy{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond},
 	}
 	return h
 }

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
 
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/backoff"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/checkpoint"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/decode"
@@ -205,7 +206,7 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			if caughtUp && waited && o.data && pace.slow(time.Now(), seen, frames) {
 				f.pauses++
 				dog.stop()
-				sleep(sctx, pace.pause(time.Now()))
+				backoff.Sleep(sctx, pace.pause(time.Now()))
 				dog.fed()
 			}
 			if caughtUp && due != nil {
@@ -459,8 +460,8 @@ func (f *Follower) flush(ctx context.Context) error {
 			}
 			return nil
 		}
-		wait = f.set.Backoff.next(wait)
-		if !sleep(ctx, wait) {
+		wait = f.set.Backoff.Next(wait)
+		if !backoff.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
 	}

@@ -29,6 +29,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/backoff"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
 )
@@ -116,7 +117,7 @@ func (w *Watcher) Run(ctx context.Context) {
 			w.Logger.Warn("container lifecycle events: the event stream ended; subscribing again from the last event handled", zap.Duration("backoff", wait), zap.Error(err))
 		}
 		failing = true
-		if !sleep(ctx, wait) {
+		if !backoff.Sleep(ctx, wait) {
 			return
 		}
 	}
@@ -335,7 +336,7 @@ func (w *Watcher) deliver(ctx context.Context, ld plog.Logs, n int) error {
 			return nil
 		}
 		wait = min(max(2*wait, w.MinBackoff), w.MaxBackoff)
-		if !sleep(ctx, wait) {
+		if !backoff.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
 	}
@@ -389,15 +390,4 @@ func drain(first events.Message, ch <-chan events.Message) []events.Message {
 		}
 	}
 	return batch
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
