@@ -17,7 +17,7 @@ import (
 // split lines its own way, and its stamp is cut to the second, shared by the
 // messages before it in that second. So the log is read once more from that
 // stamp on, without tail, and tracked like a stream: the position lies after
-// the last message at which no line was half written.
+// the last message, and drops the rest of a line still being written there.
 func (f *Follower) endAfter(ctx context.Context, c docker.Container, last int64) (cursor.Position, error) {
 	if last == 0 {
 		return cursor.Position{}, nil // an empty log
@@ -31,18 +31,26 @@ func (f *Follower) endAfter(ctx context.Context, c docker.Container, last int64)
 	}
 	defer body.Close()
 	dec := newDecoder(c, body, cursor.SinceAfter)
-	var open [2]bool // a stream's last message was a part of a line
+	var open [2]cursor.Discard // a stream's last message was a part of a line
 	for {
 		fr, err := dec.Next()
 		if errors.Is(err, io.EOF) {
+			// The end is after the last message. A line still being
+			// written there began before the end: the rest of it is
+			// dropped, like the lines before it.
+			t.Settle(open)
 			return t.Position(), nil
 		}
 		if err != nil {
 			return cursor.Position{}, wrap("read the end of the log", c, err)
 		}
 		t.Observe(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload)
-		open[cursor.StreamIndex(uint8(fr.Stream))] = fr.Partial
-		if !open[0] && !open[1] {
+		if d := &open[cursor.StreamIndex(uint8(fr.Stream))]; fr.Partial && !d.On {
+			*d = cursor.Discard{On: true, Timestamp: fr.Timestamp}
+		} else if !fr.Partial {
+			*d = cursor.Discard{}
+		}
+		if !open[0].On && !open[1].On {
 			t.Settle([2]cursor.Discard{})
 		}
 	}
