@@ -25,12 +25,12 @@ var fuzzLines = []string{
 // panic; every input line in exactly one record, in order; a record's body
 // is its lines joined with "\n" (a prefix of that, at most MaxBytes, when
 // Truncated), so output bytes never exceed input bytes plus separators;
-// Breaks+Flush+Add equals Add; and a Grouper restarted from the first
+// breaks+Flush+Add equals Add; and a Grouper restarted from the first
 // pending line emits what the original does from there on.
 //
 // Each op is a byte c: c&3 == 3 flushes (or, with c&4, jumps the clock past
 // the flush timeout); else c>>2 picks a line from fuzzLines, or beyond that
-// takes the next c>>2-len(fuzzLines) raw bytes; c&3 == 2 adds through Breaks.
+// takes the next c>>2-len(fuzzLines) raw bytes; c&3 == 2 adds through breaks.
 func FuzzGrouper(f *testing.F) {
 	f.Add([]byte("\x08\x0c\x10\x03\x18\x1c\x20\x24\x00\x28\x2c"), uint8(2), uint8(0), uint8(0), uint8(3))
 	f.Add([]byte("\x28\x30\x36\x3c\x02\x44\x3d\x48\x4c\x50\x07\x54"), uint8(2), uint8(3), uint8(20), uint8(5))
@@ -47,7 +47,7 @@ func FuzzGrouper(f *testing.F) {
 			c.Mode = ModeAuto
 		}
 		r := mustCompile(t, c)
-		a, b := r.NewGrouper(), r.NewGrouper() // a: Add only; b: Breaks, Flush, Add
+		a, b := r.NewGrouper(), r.NewGrouper() // a: Add only; b: breaks, Flush, Add
 		var restarted *Grouper                 // from the first pending line at op cut
 		var ins []line.Line
 		var outA, outB, outR []rec
@@ -91,7 +91,7 @@ func FuzzGrouper(f *testing.F) {
 			l := line.Line{Timestamp: ts, Stream: decode.Stderr, Body: body, Parts: 1 + int(code&1), Truncated: code == 0x81}
 			ins = append(ins, l)
 			outA = copyRecs(outA, a.Add(l))
-			if code&3 == 2 && b.Breaks(l) {
+			if code&3 == 2 && breaks(b, l) {
 				outB = copyRecs(outB, b.Flush())
 			}
 			outB = copyRecs(outB, b.Add(l))
@@ -105,7 +105,7 @@ func FuzzGrouper(f *testing.F) {
 			outR = copyRecs(outR, restarted.Flush())
 		}
 		if fmt.Sprint(outA) != fmt.Sprint(outB) {
-			t.Fatalf("Add only:\n%v\nBreaks+Flush+Add:\n%v", outA, outB)
+			t.Fatalf("Add only:\n%v\nbreaks+Flush+Add:\n%v", outA, outB)
 		}
 		checkCover(t, r, ins, outA)
 		if restarted != nil {

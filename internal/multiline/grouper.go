@@ -91,18 +91,6 @@ func (g *Grouper) Add(l line.Line) []Record {
 	return g.out
 }
 
-// Breaks reports whether l cannot continue the pending group, so that Add(l)
-// would first emit it: the group is complete before l. Flush then Add(l)
-// gives the same records as Add(l). A caller can use that to take a resume
-// point just before l. False when nothing is pending.
-func (g *Grouper) Breaks(l line.Line) bool {
-	if g.lines == 0 {
-		return false
-	}
-	v, _ := g.judge(l)
-	return v == reject
-}
-
 // Flush emits the pending group (a timeout, or the stream ended), and any
 // blank lines it held tentatively as records of their own.
 func (g *Grouper) Flush() []Record {

@@ -295,21 +295,21 @@ func TestReplay(t *testing.T) {
 	}
 }
 
-// TestBreaks: when Breaks(l), Flush then Add(l) equals Add(l).
+// TestBreaks: when breaks(l), Flush then Add(l) equals Add(l).
 func TestBreaks(t *testing.T) {
 	r := mustCompile(t, Config{Mode: ModeAuto})
 	steps := readFixture(t, "auto.txt")
 	full := run(t, r, steps)
 	g := r.NewGrouper()
 	var got []rec
-	breaks := 0
+	nbreaks := 0
 	for i, s := range steps {
 		if s.stream != decode.Stderr {
 			continue
 		}
 		l := lineOf(i, s)
-		if g.Breaks(l) {
-			breaks++
+		if breaks(g, l) {
+			nbreaks++
 			got = copyRecs(got, g.Flush())
 			if g.Pending() {
 				t.Fatal("pending after Flush")
@@ -319,7 +319,7 @@ func TestBreaks(t *testing.T) {
 	}
 	got = copyRecs(got, g.Flush())
 	compareRecs(t, "stderr", got, full[decode.Stderr])
-	if breaks == 0 {
+	if nbreaks == 0 {
 		t.Fatal("Breaks never true")
 	}
 }

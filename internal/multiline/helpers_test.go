@@ -143,3 +143,14 @@ func compareRecs(t *testing.T, name string, got, want []rec) {
 		}
 	}
 }
+
+// breaks reports whether l cannot continue g's pending group, so that
+// Add(l) would first emit it: Flush then Add(l) must give the same records
+// as Add(l). The property behind flushing a stale group before a line.
+func breaks(g *Grouper, l line.Line) bool {
+	if g.lines == 0 {
+		return false
+	}
+	v, _ := g.judge(l)
+	return v == reject
+}
