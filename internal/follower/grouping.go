@@ -78,6 +78,10 @@ func (gr *grouping) flushAt(handedOn time.Time) time.Time {
 	return at
 }
 
+// stale reports whether a message stamped ts shows a pending group was not
+// continued within the flush timeout (multiline.Grouper.Stale).
+func (gr *grouping) stale(ts int64) bool { return gr.g[0].Stale(ts) || gr.g[1].Stale(ts) }
+
 // flushStale emits the groups that a message stamped ts shows were not
 // continued within the flush timeout (multiline.Grouper.Stale).
 func (gr *grouping) flushStale(ts int64, emit func(multiline.Record)) {

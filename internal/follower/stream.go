@@ -300,7 +300,8 @@ func (f *Follower) read(ctx, sctx context.Context, c docker.Container, body io.R
 			tel.DockerlogsrotatingStreamErrors.Add(ctx, 1, errorFrame.Attr())
 		}
 		f.tracker.Observe(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload)
-		if f.groups != nil && fr.Timestamp > 0 {
+		// Checked before the closure is built: this runs for every frame.
+		if f.groups != nil && fr.Timestamp > 0 && f.groups.stale(fr.Timestamp) {
 			f.groups.flushStale(fr.Timestamp, func(r multiline.Record) { f.emitRecord(r, observed) })
 		}
 		bytes += int64(len(fr.Payload))
