@@ -1,6 +1,14 @@
 package follower
 
-import "go.opentelemetry.io/otel/metric"
+import (
+	"errors"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/decode"
+)
 
 // endReason says why a stream ended; Run decides by it what comes next.
 // Its string is a value of the reason attribute in metadata.yaml.
@@ -41,3 +49,23 @@ var errorTypes = []ErrorType{ErrorConnect, errorNotFound, errorUnsupported, erro
 
 // Attr is the error.type attribute of t.
 func (t ErrorType) Attr() metric.MeasurementOption { return attrSet("error.type", string(t)) }
+
+// errorType maps an error to the bounded error.type attribute.
+func errorType(err error) ErrorType {
+	var de *decode.DaemonError
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return errorNotFound
+	case cerrdefs.IsNotImplemented(err):
+		return errorUnsupported
+	case errors.As(err, &de):
+		return errorDaemon
+	case errors.Is(err, decode.ErrFrameTooLarge), errors.Is(err, decode.ErrBadHeader):
+		return errorFrame
+	}
+	return errorRead
+}
+
+func attrSet(key, value string) metric.MeasurementOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String(key, value)))
+}
