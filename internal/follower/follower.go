@@ -148,8 +148,6 @@ type Follower struct {
 	// between two looks), and so does one whose stream a rotation or an
 	// error cut.
 	readRun time.Time
-	// pauses counts the waits of a paced stream (read by tests).
-	pauses int
 }
 
 // New creates a follower for c.

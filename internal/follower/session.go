@@ -274,7 +274,6 @@ func (s *session) handOn(ctx context.Context, caughtUp, data bool) error {
 	// be in the socket: no pause. A rotation or shutdown ends the pause and
 	// the read after it; the pause is not idleness.
 	if s.waited && data && s.pace.slow(time.Now(), s.seen, s.frames) {
-		f.pauses++
 		s.dog.stop()
 		backoff.Sleep(s.sctx, s.pace.pause(time.Now()))
 		s.dog.fed()
