@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/decode"
 )
 
 // podman answers since like Podman's Docker-compatible API (4.x, 5.x): the
@@ -63,12 +65,12 @@ func podmanLog(rng *rand.Rand) []msg {
 		default:
 			ts += 10_000 + rng.Int64N(300e6)
 		}
-		stream := uint8(1 + rng.IntN(2))
+		stream := decode.Stream(1 + rng.IntN(2))
 		partial := rng.IntN(4) == 0
 		log = append(log, msg{ts, stream, fmt.Sprintf("m%d", i), partial})
 		open[stream] = partial
 	}
-	for s := uint8(1); s <= 2; s++ {
+	for s := decode.Stdout; s <= decode.Stderr; s++ {
 		if open[s] {
 			ts += 1000
 			log = append(log, msg{ts, s, "end", false})
@@ -131,11 +133,11 @@ func TestReplaySinceAfterSkipsTheMargin(t *testing.T) {
 	const s = int64(1796312811_000000000)
 	tr := NewTracker(SinceAfter, Position{})
 	for _, text := range []string{"a", "b"} {
-		tr.Observe(s-1e9, 1, false, []byte("old"+text))
+		tr.Observe(frameOf(s-1e9, 1, false, "old"+text))
 		tr.Settle([2]Discard{})
 	}
 	for _, text := range []string{"a", "b"} {
-		tr.Observe(s, 1, false, []byte(text))
+		tr.Observe(frameOf(s, 1, false, text))
 		tr.Settle([2]Discard{})
 	}
 	pos := tr.Rewind()
@@ -144,16 +146,16 @@ func TestReplaySinceAfterSkipsTheMargin(t *testing.T) {
 	}
 	rp := NewReplay(pos, false, Fingerprint{})
 	for _, m := range []msg{{s - 1e9, 1, "oldb", false}, {s, 1, "a", false}, {s, 1, "b", false}} {
-		if rp.Keep(m.ts, m.stream, m.partial, []byte(m.text)) {
+		if rp.Keep(m.frame()) {
 			t.Fatalf("%v kept", m)
 		}
 	}
-	if rp.Gap() || !rp.Done() || !rp.Keep(s, 1, false, []byte("c")) {
+	if rp.Gap() || !rp.Done() || !rp.Keep(frameOf(s, 1, false, "c")) {
 		t.Fatalf("gap %v done %v: the replay did not end at the anchor's run", rp.Gap(), rp.Done())
 	}
 	rp = NewReplay(pos, false, Fingerprint{})
-	rp.Keep(s-1e9, 1, false, []byte("oldb"))
-	if rp.Keep(s, 1, false, []byte("b")) || !rp.Gap() {
+	rp.Keep(frameOf(s-1e9, 1, false, "oldb"))
+	if rp.Keep(frameOf(s, 1, false, "b")) || !rp.Gap() {
 		t.Fatal("a first message at S that is not the anchor must report a gap")
 	}
 }

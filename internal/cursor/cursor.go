@@ -8,12 +8,17 @@
 // send as since, plus how many of the messages the daemon will send again are
 // already consumed, plus a fingerprint of the first of them so a resume can
 // confirm it starts where it should. See docs/design.md.
+//
+// Messages come as the decoder's decode.Frame; the package knows nothing of
+// the Docker client or of pdata.
 package cursor // import "github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
 
 import (
 	"hash/crc32"
 	"strconv"
 	"strings"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/decode"
 )
 
 // Mode says how the daemon applies since; it changed in Docker Engine 23.
@@ -99,8 +104,14 @@ type Fingerprint struct {
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // FingerprintOf fingerprints one message.
-func FingerprintOf(ts int64, stream uint8, partial bool, payload []byte) Fingerprint {
-	return Fingerprint{Timestamp: ts, Stream: stream, Len: uint32(len(payload)), CRC: crc32.Checksum(payload, castagnoli), Partial: partial}
+func FingerprintOf(m decode.Frame) Fingerprint {
+	return fingerprint(m.Timestamp, m.Stream, m.Partial, m.Payload)
+}
+
+// fingerprint is FingerprintOf on the message's fields: the Tracker passes
+// them so, which is cheaper per message than passing the frame on again.
+func fingerprint(ts int64, stream decode.Stream, partial bool, payload []byte) Fingerprint {
+	return Fingerprint{Timestamp: ts, Stream: uint8(stream), Len: uint32(len(payload)), CRC: crc32.Checksum(payload, castagnoli), Partial: partial}
 }
 
 // Position is a resume point: open the stream with since=Since, drop the
@@ -150,11 +161,3 @@ func (p Position) SinceParam() string {
 // tail. That check needs an anchor that no later message can equal: a
 // complete line (the copier stamps each anew), not a part of a split line.
 func (p Position) TailSafe() bool { return p.Skip > 0 && !p.Anchor.Partial }
-
-// StreamIndex maps a stream (1 stdout, 2 stderr) to a Discarding index.
-func StreamIndex(stream uint8) int {
-	if stream == 2 {
-		return 1
-	}
-	return 0
-}

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/decode"
 )
 
 func TestModeForEngine(t *testing.T) {
@@ -26,9 +28,17 @@ func TestSinceParam(t *testing.T) {
 // msg is one message of a simulated container log, in file order.
 type msg struct {
 	ts      int64
-	stream  uint8
+	stream  decode.Stream
 	text    string
 	partial bool // a part of a split line: the line continues in the next message of the stream
+}
+
+// frame is m as the decoder hands it on.
+func (m msg) frame() decode.Frame { return frameOf(m.ts, m.stream, m.partial, m.text) }
+
+// frameOf is a message as the decoder hands it on.
+func frameOf(ts int64, stream decode.Stream, partial bool, text string) decode.Frame {
+	return decode.Frame{Timestamp: ts, Stream: stream, Partial: partial, Payload: []byte(text)}
 }
 
 // daemon answers since like the Engine does in the given mode; tail > 0
@@ -79,14 +89,14 @@ type reader struct {
 // feed consumes one new message; a line it completes is emitted unless it
 // is one of the first lines of its stream that the replay skips.
 func (r *reader) feed(m msg, skip *[2]uint64) {
-	r.tr.Observe(m.ts, m.stream, m.partial, []byte(m.text))
+	r.tr.Observe(m.frame())
 	r.sinceQ++
 	r.unsettled = max(r.unsettled, r.sinceQ)
 	r.pending[m.stream] = append(r.pending[m.stream], m.text)
 	if !m.partial {
 		line := fmt.Sprintf("%d:%s", m.stream, slices.Concat(r.pending[m.stream]))
 		r.pending[m.stream] = nil
-		if i := StreamIndex(m.stream); skip[i] > 0 {
+		if i := m.stream.Index(); skip[i] > 0 {
 			skip[i]--
 		} else {
 			r.lines = append(r.lines, line)
@@ -131,7 +141,7 @@ func readFrom(t *testing.T, log []msg, mode Mode, start Position, chunks func(un
 				break
 			}
 			read++
-			if !rp.Keep(m.ts, m.stream, m.partial, []byte(m.text)) {
+			if !rp.Keep(m.frame()) {
 				if rp.Missed() {
 					break
 				}
@@ -212,7 +222,7 @@ func TestExactRandom(t *testing.T) {
 		ts := int64(1_000_000_000)
 		open := [3]bool{}
 		for i := range 40 + rng.IntN(60) {
-			stream := uint8(1 + rng.IntN(2))
+			stream := decode.Stream(1 + rng.IntN(2))
 			if open[stream] {
 				// parts of a split line keep the first part's timestamp
 				last := log[len(log)-1]
@@ -244,7 +254,7 @@ func TestExactRandom(t *testing.T) {
 			open[stream] = partial
 		}
 		// close open lines so the expected output is well defined
-		for s := uint8(1); s <= 2; s++ {
+		for s := decode.Stdout; s <= decode.Stderr; s++ {
 			if open[s] {
 				log = append(log, msg{ts, s, "end", false})
 			}
@@ -271,20 +281,20 @@ func TestExactRandom(t *testing.T) {
 func TestReplayReportsGap(t *testing.T) {
 	tr := NewTracker(SincePrefix, Position{})
 	for i, s := range []string{"a", "b", "c"} {
-		tr.Observe(int64(10+i), 1, false, []byte(s))
+		tr.Observe(frameOf(int64(10+i), 1, false, s))
 		tr.LinesDone(1, 1)
 		tr.Settle([2]Discard{})
 	}
 	pos := tr.Rewind()
 	// Docker rotated "c" away and kept only newer lines.
 	rp := NewReplay(pos, false, Fingerprint{})
-	if rp.Keep(12, 1, false, []byte("other")) {
+	if rp.Keep(frameOf(12, 1, false, "other")) {
 		t.Fatal("a message at the consumed timestamp was kept after a gap")
 	}
 	if !rp.Gap() {
 		t.Fatal("gap not reported")
 	}
-	if !rp.Keep(13, 1, false, []byte("d")) {
+	if !rp.Keep(frameOf(13, 1, false, "d")) {
 		t.Fatal("a newer message was dropped")
 	}
 }
@@ -298,14 +308,14 @@ func TestReplayReportsGap(t *testing.T) {
 func TestSearchFindsThePositionFromAnEarlierSince(t *testing.T) {
 	type msg struct {
 		ts     int64
-		stream uint8
+		stream decode.Stream
 		text   string
 	}
 	const ms = int64(1e6)
 	old := []msg{{400 * ms, 1, "o1"}, {990 * ms, 1, "o2"}, {1000 * ms, 1, "o3"}, {960 * ms, 2, "o4-late-stderr"}}
 	tr := NewTracker(SinceFilter, Position{})
 	for _, m := range old {
-		tr.Observe(m.ts, m.stream, false, []byte(m.text))
+		tr.Observe(frameOf(m.ts, m.stream, false, m.text))
 		tr.LinesDone(m.stream, 1)
 		tr.Settle([2]Discard{})
 	}
@@ -318,7 +328,7 @@ func TestSearchFindsThePositionFromAnEarlierSince(t *testing.T) {
 	rp := NewSearch(pos)
 	var kept []string
 	for _, m := range stream {
-		if rp.Keep(m.ts, m.stream, false, []byte(m.text)) {
+		if rp.Keep(frameOf(m.ts, m.stream, false, m.text)) {
 			kept = append(kept, m.text)
 		}
 	}
@@ -328,12 +338,12 @@ func TestSearchFindsThePositionFromAnEarlierSince(t *testing.T) {
 	// Resuming from the searched position on a stream at 400 ms again:
 	// the replay skips exactly what the search dropped.
 	next := rp.Searched(400 * ms)
-	if next.Skip != uint64(len(old)) || next.Anchor != FingerprintOf(400*ms, 1, false, []byte("o1")) {
+	if next.Skip != uint64(len(old)) || next.Anchor != FingerprintOf(frameOf(400*ms, 1, false, "o1")) {
 		t.Fatalf("searched position %+v", next)
 	}
 	tr = NewTracker(SinceFilter, next)
 	for _, m := range fresh {
-		tr.Observe(m.ts, m.stream, false, []byte(m.text))
+		tr.Observe(frameOf(m.ts, m.stream, false, m.text))
 		tr.LinesDone(m.stream, 1)
 		tr.Settle([2]Discard{})
 	}
@@ -344,7 +354,7 @@ func TestSearchFindsThePositionFromAnEarlierSince(t *testing.T) {
 	rp = NewReplay(again, false, Fingerprint{})
 	kept = nil
 	for _, m := range append(stream, msg{502 * ms, 1, "n3"}) {
-		if rp.Keep(m.ts, m.stream, false, []byte(m.text)) {
+		if rp.Keep(frameOf(m.ts, m.stream, false, m.text)) {
 			kept = append(kept, m.text)
 		}
 	}
@@ -358,7 +368,7 @@ func BenchmarkObservePrefix(b *testing.B) {
 	tr := NewTracker(SincePrefix, Position{})
 	b.ReportAllocs()
 	for i := range b.N {
-		tr.Observe(int64(i+1), 1, false, payload)
+		tr.Observe(decode.Frame{Timestamp: int64(i + 1), Stream: decode.Stdout, Payload: payload})
 		tr.LinesDone(1, 1)
 		tr.Settle([2]Discard{})
 	}
@@ -369,7 +379,7 @@ func BenchmarkObserveFilter(b *testing.B) {
 	tr := NewTracker(SinceFilter, Position{})
 	b.ReportAllocs()
 	for i := range b.N {
-		tr.Observe(int64(i+1)*1000, 1, false, payload)
+		tr.Observe(decode.Frame{Timestamp: int64(i+1) * 1000, Stream: decode.Stdout, Payload: payload})
 		tr.LinesDone(1, 1)
 		tr.Settle([2]Discard{})
 	}
@@ -380,21 +390,21 @@ func BenchmarkObserveFilter(b *testing.B) {
 // the whole log, so the anchor is gone: a gap, not another miss.
 func TestReplayLargerWindowSameStart(t *testing.T) {
 	tr := NewTracker(SincePrefix, Position{})
-	tr.Observe(10, 1, false, []byte("a"))
+	tr.Observe(frameOf(10, 1, false, "a"))
 	tr.Settle([2]Discard{})
 	pos := tr.Rewind()
-	first := FingerprintOf(20, 1, false, []byte("x"))
+	first := FingerprintOf(frameOf(20, 1, false, "x"))
 
 	rp := NewReplay(pos, true, Fingerprint{})
-	if rp.Keep(20, 1, false, []byte("x")) || !rp.Missed() || rp.MissedAt() != first {
+	if rp.Keep(frameOf(20, 1, false, "x")) || !rp.Missed() || rp.MissedAt() != first {
 		t.Fatalf("first window: missed=%v at %+v", rp.Missed(), rp.MissedAt())
 	}
 	rp = NewReplay(pos, true, first)
-	if !rp.Keep(20, 1, false, []byte("x")) || rp.Missed() || !rp.Gap() {
+	if !rp.Keep(frameOf(20, 1, false, "x")) || rp.Missed() || !rp.Gap() {
 		t.Fatalf("larger window from the same message: kept=false or missed=%v gap=%v", rp.Missed(), rp.Gap())
 	}
 	rp = NewReplay(pos, true, first)
-	if rp.Keep(15, 1, false, []byte("y")) || !rp.Missed() {
+	if rp.Keep(frameOf(15, 1, false, "y")) || !rp.Missed() {
 		t.Fatal("a larger window reaching further back is another miss")
 	}
 }
@@ -404,8 +414,8 @@ func TestReplayLargerWindowSameStart(t *testing.T) {
 // survives until the next settled point.
 func TestSkipCountsPerStream(t *testing.T) {
 	tr := NewTracker(SincePrefix, Position{SkipLines: 3})
-	tr.Observe(10, 1, true, []byte("part"))
-	tr.Observe(11, 2, false, []byte("e1"))
+	tr.Observe(frameOf(10, 1, true, "part"))
+	tr.Observe(frameOf(11, 2, false, "e1"))
 	tr.LinesDone(2, 1)
 	tr.LinesDone(1, 2)
 	p := tr.Position()

@@ -1,5 +1,7 @@
 package cursor
 
+import "github.com/dockerlogsrotating/dockerlogsrotating/internal/decode"
+
 // Replay filters the start of a stream reopened at a Position: it drops the
 // messages the daemon sends again.
 type Replay struct {
@@ -51,8 +53,8 @@ func (r *Replay) Searched(since int64) Position {
 }
 
 // keepSearching is Keep for a search.
-func (r *Replay) keepSearching(ts int64, stream uint8, partial bool, payload []byte) bool {
-	fp := FingerprintOf(ts, stream, partial, payload)
+func (r *Replay) keepSearching(m decode.Frame) bool {
+	fp := FingerprintOf(m)
 	r.seen++
 	if r.seen == 1 {
 		r.head = fp
@@ -60,7 +62,7 @@ func (r *Replay) keepSearching(ts int64, stream uint8, partial bool, payload []b
 	switch {
 	case !r.found && fp == r.pos.Anchor:
 		r.found, r.dropped = true, 1
-	case r.found && ts >= r.pos.Since:
+	case r.found && m.Timestamp >= r.pos.Since:
 		r.dropped++
 	}
 	r.done = r.found && r.dropped == r.pos.Skip
@@ -71,15 +73,15 @@ func (r *Replay) keepSearching(ts int64, stream uint8, partial bool, payload []b
 // anchor; when it is not, the lines at the position were rotated away by
 // Docker (or the log was truncated): Gap then reports true, and messages up to
 // the newest timestamp already consumed are dropped as probably seen.
-func (r *Replay) Keep(ts int64, stream uint8, partial bool, payload []byte) bool {
+func (r *Replay) Keep(m decode.Frame) bool {
 	if r.done {
 		return true
 	}
 	if r.search {
-		return r.keepSearching(ts, stream, partial, payload)
+		return r.keepSearching(m)
 	}
 	if r.gap {
-		if ts > r.pos.MaxTimestamp {
+		if m.Timestamp > r.pos.MaxTimestamp {
 			r.done = true
 			return true
 		}
@@ -89,8 +91,8 @@ func (r *Replay) Keep(ts int64, stream uint8, partial bool, payload []byte) bool
 	if r.missed {
 		return false
 	}
-	if fp := FingerprintOf(ts, stream, partial, payload); r.dropped == 0 && fp != r.pos.Anchor {
-		if ts < r.pos.Since {
+	if fp := FingerprintOf(m); r.dropped == 0 && fp != r.pos.Anchor {
+		if m.Timestamp < r.pos.Since {
 			// Sent although stamped before since: a SinceAfter daemon
 			// asked to start a margin early. Such messages precede the
 			// anchor in the log, and were consumed.
@@ -104,7 +106,7 @@ func (r *Replay) Keep(ts int64, stream uint8, partial bool, payload []byte) bool
 		// Read without tail, or a larger window that starts where the
 		// smaller one did, so it holds the whole log: the anchor is gone.
 		r.gap = true
-		return r.Keep(ts, stream, partial, payload)
+		return r.Keep(m)
 	}
 	r.dropped++
 	r.done = r.dropped == r.pos.Skip

@@ -1,5 +1,7 @@
 package cursor
 
+import "github.com/dockerlogsrotating/dockerlogsrotating/internal/decode"
+
 // Tracker follows the messages of one container as they are consumed and
 // keeps the resume Position. It is not safe for concurrent use.
 //
@@ -43,22 +45,22 @@ func NewTracker(mode Mode, p Position) *Tracker {
 // Mode reports the since semantics the tracker assumes.
 func (t *Tracker) Mode() Mode { return t.mode }
 
-// Observe records one consumed message; partial says it did not end its
-// line. payload is read, not kept.
-func (t *Tracker) Observe(ts int64, stream uint8, partial bool, payload []byte) {
-	s := &t.live
+// Observe records one consumed message; m.Partial says it did not end its
+// line. m.Payload is read, not kept.
+func (t *Tracker) Observe(m decode.Frame) {
+	s, ts := &t.live, m.Timestamp
 	if t.mode == SincePrefix {
 		switch {
 		case ts > s.maxTS:
 			// A new maximum: nothing before it is at or after it, so the
 			// daemon's first match on since=ts is this very message.
 			s.maxTS, s.since, s.count = ts, ts, 1
-			s.anchor = FingerprintOf(ts, stream, partial, payload)
+			s.anchor = fingerprint(ts, m.Stream, m.Partial, m.Payload)
 		case s.count == 0:
 			// Before the first match the daemon still filters.
 			if ts >= s.since {
 				s.count = 1
-				s.anchor = FingerprintOf(ts, stream, partial, payload)
+				s.anchor = fingerprint(ts, m.Stream, m.Partial, m.Payload)
 			}
 		default:
 			s.count++
@@ -66,14 +68,14 @@ func (t *Tracker) Observe(ts int64, stream uint8, partial bool, payload []byte) 
 		return
 	}
 	if t.mode == SinceAfter {
-		t.observeAfter(ts, stream, partial, payload)
+		t.observeAfter(m)
 		return
 	}
 	if ts > s.maxTS {
 		s.maxTS = ts
 	}
 	if ts >= s.since {
-		fp := FingerprintOf(ts, stream, partial, payload)
+		fp := fingerprint(ts, m.Stream, m.Partial, m.Payload)
 		if s.count == 0 {
 			s.anchor = fp
 		}
@@ -90,15 +92,15 @@ func (t *Tracker) Observe(ts int64, stream uint8, partial bool, payload []byte) 
 // stored, which it sends cut to whole seconds. And a later message stamped
 // before the anchor (the host clock was stepped back) is filtered out by
 // the next stream, so it is not counted.
-func (t *Tracker) observeAfter(ts int64, stream uint8, partial bool, payload []byte) {
-	s := &t.live
+func (t *Tracker) observeAfter(m decode.Frame) {
+	s, ts := &t.live, m.Timestamp
 	switch {
 	case ts > s.maxTS:
 		s.maxTS, s.since, s.count = ts, ts, 1
-		s.anchor = FingerprintOf(ts, stream, partial, payload)
+		s.anchor = fingerprint(ts, m.Stream, m.Partial, m.Payload)
 	case s.count == 0:
 		s.count = 1
-		s.anchor = FingerprintOf(ts, stream, partial, payload)
+		s.anchor = fingerprint(ts, m.Stream, m.Partial, m.Payload)
 	case ts >= s.anchor.Timestamp:
 		s.count++
 	}
@@ -107,7 +109,7 @@ func (t *Tracker) observeAfter(ts int64, stream uint8, partial bool, payload []b
 // LinesDone records that n lines of stream were emitted after the last
 // settled point. Lines a replay rebuilds and drops (the Position's skip
 // counts) are not recorded again: they are already counted.
-func (t *Tracker) LinesDone(stream uint8, n int) { t.linesSinceQ[StreamIndex(stream)] += uint64(n) }
+func (t *Tracker) LinesDone(stream decode.Stream, n int) { t.linesSinceQ[stream.Index()] += uint64(n) }
 
 // ForgetLines drops the count of lines completed after the last settled
 // point: a replay that found a gap does not rebuild them, and the lines the

@@ -35,6 +35,15 @@ func (s Stream) String() string {
 	return "stream(" + strconv.Itoa(int(s)) + ")"
 }
 
+// Index is the stream's slot in per-stream state: 0 for stdout (and any
+// stream but stderr), 1 for stderr.
+func (s Stream) Index() int {
+	if s == Stderr {
+		return 1
+	}
+	return 0
+}
+
 // Frame is one log message as the daemon sent it (one stdcopy frame, or one
 // timestamp-prefixed message of a TTY raw stream).
 type Frame struct {

@@ -44,8 +44,8 @@ func (f *Follower) endAfter(ctx context.Context, c docker.Container, last int64)
 		if err != nil {
 			return cursor.Position{}, wrap("read the end of the log", c, err)
 		}
-		t.Observe(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload)
-		if d := &open[cursor.StreamIndex(uint8(fr.Stream))]; fr.Partial && !d.On {
+		t.Observe(fr)
+		if d := &open[fr.Stream.Index()]; fr.Partial && !d.On {
 			*d = cursor.Discard{On: true, Timestamp: fr.Timestamp}
 		} else if !fr.Partial {
 			*d = cursor.Discard{}

@@ -19,7 +19,7 @@ import (
 // deliver emits a completed line, or hands it to its stream's grouping.
 func (f *Follower) deliver(l line.Line, observed pcommon.Timestamp) {
 	if f.groups == nil {
-		f.tracker.LinesDone(uint8(l.Stream), 1)
+		f.tracker.LinesDone(l.Stream, 1)
 		f.emit(l, observed)
 		return
 	}
@@ -30,7 +30,7 @@ func (f *Follower) deliver(l line.Line, observed pcommon.Timestamp) {
 
 // emitRecord emits a group of r.Lines lines as one record.
 func (f *Follower) emitRecord(r multiline.Record, observed pcommon.Timestamp) {
-	f.tracker.LinesDone(uint8(r.Stream), r.Lines)
+	f.tracker.LinesDone(r.Stream, r.Lines)
 	f.emit(r.Line, observed)
 }
 
@@ -129,7 +129,7 @@ func (b *batchStats) add(l line.Line) {
 		b.oldest = l.Timestamp // the oldest line with a timestamp
 	}
 	b.newest = max(b.newest, l.Timestamp)
-	b.lines[cursor.StreamIndex(uint8(l.Stream))]++
+	b.lines[l.Stream.Index()]++
 	if l.Parts > 1 {
 		b.merged++
 	}

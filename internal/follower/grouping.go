@@ -4,7 +4,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dockerlogsrotating/dockerlogsrotating/internal/cursor"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/line"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/multiline"
 )
@@ -28,7 +27,7 @@ func newGrouping(r *multiline.Rules) *grouping {
 // add groups l and returns the records it completes, valid until the next
 // call for the same stream.
 func (gr *grouping) add(l line.Line, now time.Time) []multiline.Record {
-	i := cursor.StreamIndex(uint8(l.Stream))
+	i := l.Stream.Index()
 	recs := gr.g[i].Add(l)
 	// A replayed line does not make its group younger: otherwise streams
 	// rotating faster than the flush timeout would hold a quiet stream's

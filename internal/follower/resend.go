@@ -22,8 +22,8 @@ type resendGuard struct {
 const resendWindow = 256
 
 func (g *resendGuard) resent(fr decode.Frame) bool {
-	i := cursor.StreamIndex(uint8(fr.Stream))
-	fp := cursor.FingerprintOf(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload)
+	i := fr.Stream.Index()
+	fp := cursor.FingerprintOf(fr)
 	if fr.Timestamp <= g.newest[i] && (!fr.Partial || !g.open[i]) {
 		for _, seen := range g.recent[i] {
 			if seen == fp {

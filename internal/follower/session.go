@@ -328,7 +328,7 @@ func (s *session) ended(ctx context.Context, err error, o outcome) outcome {
 // one).
 func (s *session) replayed(ctx context.Context, fr decode.Frame) (keep, missed bool) {
 	f, c := s.f, s.c
-	if !s.replay.Keep(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload) {
+	if !s.replay.Keep(fr) {
 		if s.replay.Missed() {
 			return false, true
 		}
@@ -370,7 +370,7 @@ func (s *session) take(ctx context.Context, fr decode.Frame) {
 		// Delivered with its whole text; counted so it is not silent.
 		f.set.Telemetry.DockerlogsrotatingStreamErrors.Add(ctx, 1, errorFrame.Attr())
 	}
-	f.tracker.Observe(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload)
+	f.tracker.Observe(fr)
 	// Checked before the closure is built: this runs for every frame.
 	if f.groups != nil && fr.Timestamp > 0 && f.groups.stale(fr.Timestamp) {
 		f.groups.flushStale(fr.Timestamp, func(r multiline.Record) { f.emitRecord(r, s.observed) })
@@ -395,7 +395,7 @@ func (s *session) complete(l line.Line) {
 		s.dupes++
 		return
 	}
-	if i := cursor.StreamIndex(uint8(l.Stream)); s.skip[i] > 0 {
+	if i := l.Stream.Index(); s.skip[i] > 0 {
 		s.skip[i]--
 		s.dupes++
 		return

@@ -40,7 +40,7 @@ func (f *Follower) startPosition(ctx context.Context) (cursor.Position, error) {
 			return cursor.Position{}, wrap("read last log line", *c, err)
 		}
 		if fr.Timestamp >= last.Timestamp {
-			last = cursor.FingerprintOf(fr.Timestamp, uint8(fr.Stream), fr.Partial, fr.Payload)
+			last = cursor.FingerprintOf(fr)
 		}
 	}
 	if f.set.Mode() == cursor.SinceAfter {

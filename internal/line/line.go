@@ -48,7 +48,8 @@ type state struct {
 }
 
 func (a *Assembler) state(s decode.Stream) *state {
-	if s == decode.Stderr {
+	// Constant indexes: a variable one costs a multiply on every frame.
+	if s.Index() == 1 {
 		return &a.st[1]
 	}
 	return &a.st[0]
