@@ -40,8 +40,9 @@ func TestReadmeReceiverExamples(t *testing.T) {
 		page               string
 		configs, labelSets int
 	}{
-		{"README.md", 3, 3},
+		{"README.md", 3, 0},
 		{"docs/recipes.md", 3, 0},
+		{"docs/multiline.md", 0, 3},
 	}
 	for _, p := range pages {
 		configs, labelSets := 0, 0
