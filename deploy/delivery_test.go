@@ -674,7 +674,7 @@ func (p promText) value(name, label string) float64 {
 }
 
 // TestShippedPipelinesKeepTheDeliveryChain checks the shipped
-// configurations, the README's recipes included, for what breaks the
+// configurations, the recipes of docs/recipes.md included, for what breaks the
 // delivery guarantee: an asynchronous `batch` processor in a pipeline,
 // memory_limiter not first, and a persistent sending queue that blocks or
 // does not batch.

@@ -1,7 +1,7 @@
 package deploy_test
 
-// The recipes of the README (section "Recipes"), each a complete collector
-// configuration in testdata/recipes/ at the repository root.
+// The recipes of docs/recipes.md (the README points there), each a complete
+// collector configuration in testdata/recipes/ at the repository root.
 //
 // TestRecipes runs each recipe with the built collector (the deploy image's,
 // ./bin/otelcol-dockerlogs-deploy, built once and shared with the delivery
@@ -15,7 +15,7 @@ package deploy_test
 // test's containers (include.names, which a recipe does not set) and the
 // file exporters into a temporary directory.
 //
-// TestReadmeRecipesAreTheTestedFiles checks that the README shows each
+// TestDocsRecipesAreTheTestedFiles checks that docs/recipes.md shows each
 // recipe file verbatim, TestBuildManifestsAgree that the deploy manifest
 // carries every component of builder-config.yaml at the same version, and
 // TestBenchManifestAgrees that the bench manifest is on builder-config.yaml's
@@ -307,30 +307,24 @@ func recordsDiff(got, want []recipeRecord) string {
 		strings.Join(append(extra, missing...), "\n"))
 }
 
-// TestReadmeRecipesAreTheTestedFiles checks that the README's "Recipes"
-// section shows every file of testdata/recipes/ verbatim, as a yaml block
-// whose first line names the file, and no other recipe.
-func TestReadmeRecipesAreTheTestedFiles(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+// TestDocsRecipesAreTheTestedFiles checks that docs/recipes.md shows every
+// file of testdata/recipes/ verbatim, as a yaml block whose first line
+// names the file, and no other recipe.
+func TestDocsRecipesAreTheTestedFiles(t *testing.T) {
+	const page = "docs/recipes.md"
+	doc, err := os.ReadFile("../" + page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(readme), "\n## Recipes\n")
-	if !ok {
-		t.Fatal(`README.md has no "## Recipes" section`)
-	}
-	if end := strings.Index(section, "\n## "); end >= 0 {
-		section = section[:end]
-	}
 	shown := map[string]string{} // file name -> block
-	for rest := section; ; {
+	for rest := string(doc); ; {
 		_, after, ok := strings.Cut(rest, "\n```yaml\n")
 		if !ok {
 			break
 		}
 		block, next, ok := strings.Cut(after, "\n```\n")
 		if !ok {
-			t.Fatal("README.md: a yaml block of the Recipes section is not closed")
+			t.Fatalf("%s: a yaml block is not closed", page)
 		}
 		rest = next
 		first, _, _ := strings.Cut(block, "\n")
@@ -339,7 +333,7 @@ func TestReadmeRecipesAreTheTestedFiles(t *testing.T) {
 			continue // a fragment, not a recipe
 		}
 		if _, dup := shown[name]; dup {
-			t.Errorf("README.md shows %s twice", name)
+			t.Errorf("%s shows %s twice", page, name)
 		}
 		shown[name] = block + "\n"
 	}
@@ -360,13 +354,13 @@ func TestReadmeRecipesAreTheTestedFiles(t *testing.T) {
 		delete(shown, name)
 		switch {
 		case !ok:
-			t.Errorf("README.md does not show %s (a yaml block starting with the line \"# testdata/recipes/%s\")", name, name)
+			t.Errorf("%s does not show %s (a yaml block starting with the line \"# testdata/recipes/%s\")", page, name, name)
 		case block != string(b):
-			t.Errorf("README.md shows %s otherwise than the file: copy the file into the README", name)
+			t.Errorf("%s shows %s otherwise than the file: copy the file into it", page, name)
 		}
 	}
 	for name := range shown {
-		t.Errorf("README.md shows testdata/recipes/%s, which does not exist", name)
+		t.Errorf("%s shows testdata/recipes/%s, which does not exist", page, name)
 	}
 }
 

@@ -1,7 +1,7 @@
 package receiver
 
-// The README's table "What a collector reads when it starts", cell by cell,
-// on the real Docker Engine.
+// The table "What a collector reads when it starts" of docs/lifecycle.md,
+// cell by cell, on the real Docker Engine.
 
 import (
 	"context"
@@ -38,7 +38,7 @@ const (
 	lcRestartedDown    lcRow = "restarted while down"
 )
 
-// lcTable is the README table. "At startup" is the first collector's start
+// lcTable is that table. "At startup" is the first collector's start
 // (with storage: its store is new); "down" is the time between it and the
 // next collector.
 var lcTable = map[string]map[lcRow]lcWant{

@@ -89,7 +89,7 @@ func TestPodmanExactlyOnceAcrossRotations(t *testing.T) {
 // the receiver reads the last second of the log to place it.
 //
 // The last line is a short one: a split line that is a container's last
-// output before it goes quiet was once held back (README, Podman limits).
+// output before it goes quiet was once held back (docs/podman.md).
 func TestPodmanStartAtEnd(t *testing.T) {
 	p := podmantest.Require(t)
 	const n = 81 // sizes cycle 100, 9000 bytes: line 81 is short
