@@ -21,6 +21,11 @@
 #          otelcol_receiver_accepted_log_records reaches BENCH_LINES
 #          (scraped from its Prometheus endpoint): collector CPU
 #          (/proc/<pid>/stat utime+stime), dockerd CPU, wall;
+#      (b) ours_storage (BENCH_STORAGE=1): the same with the receiver's
+#          `storage` on a file_storage extension
+#          (scripts/bench/dockerlogs-storage.yaml), in a fresh, empty
+#          directory each run; the run fails unless the receiver's database
+#          there holds the backlog container's position afterwards;
 #      (c) otelcol-filelog-bench (scripts/bench/filelog.yaml: filelog with
 #          the container parser on the same json-file) likewise;
 #      and prints a table of medians and ratios;
@@ -61,6 +66,8 @@
 #   BENCH_MAX_WALL_RATIO=2   ... or when a run of (b) took longer than this
 #                            times the CLI's run just before it (a throttled
 #                            reader is never idle long, but slow)
+#   BENCH_STORAGE=1          also run (b) ours_storage, right after (b) in
+#                            each run (about as long as (b))
 #   BENCH_RUNS=3             runs of each of (a) (b) (c), and windows of each
 #                            collector in (f); medians are reported
 #   BENCH_REOPEN=1           run (d); BENCH_REOPEN_MIB=1024 size of the big log,
@@ -89,6 +96,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
 BACKLOG="${BENCH_BACKLOG:-1}"
+STORAGE="${BENCH_STORAGE:-1}"
 LINES="${BENCH_LINES:-1000000}"
 RUNS="${BENCH_RUNS:-3}"
 REOPEN="${BENCH_REOPEN:-1}"
@@ -387,6 +395,35 @@ case_collector() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$name" "$(calc "$t1 - $t0")" "$(calc "$c / $HZ")" "$(calc "($d1 - $d0) / $HZ")" "$extra" "$idle" >>"$RAW"
 }
 
+# store_writes DIR: checks that DIR, the file_storage directory of a run of
+# ours_storage, holds the receiver's database with the backlog container's
+# position in it (dies if not: the figure would measure a receiver that
+# saved nothing), and sets STORE_DB_KIB (its size) and STORE_TXS: the write
+# transactions it saw, bbolt's transaction ID (at offset 64 of the newer of
+# the two meta pages) less the 1 of a new file; they include the
+# extension's creation of its bucket. "?" if the file is not bbolt's.
+store_writes() {
+  local dir="$1" db magic psize t0 t1
+  db="$(find "$dir" -maxdepth 1 -type f -name 'receiver_dockerlogsrotating*' -size +0 | head -1)"
+  [[ -n "$db" ]] || die "ours_storage: no non-empty receiver database in $dir (it holds: $(find "$dir" -mindepth 1 -printf '%f ' | sed 's/ $//')); the run measured no storage"
+  grep -a -q -F "container/$CID" "$db" || die "ours_storage: $db holds no position of the backlog container $CID"
+  STORE_DB_KIB=$(($(stat -c %s "$db") / 1024))
+  STORE_TXS='?'
+  magic="$(od -An -t x4 -j 16 -N 4 "$db" | tr -d ' ')"
+  psize="$(od -An -t u4 -j 24 -N 4 "$db" | tr -d ' ')"
+  if [[ "$magic" == ed0cdaed && "$psize" =~ ^[0-9]+$ ]]; then
+    t0="$(od -An -t u8 -j 64 -N 8 "$db" | tr -d ' ')"
+    t1="$(od -An -t u8 -j $((psize + 64)) -N 8 "$db" | tr -d ' ')"
+    STORE_TXS=$(((t0 > t1 ? t0 : t1) - 1))
+  fi
+}
+
+# The cases of (b), in the order they run.
+B_CASES=(ours)
+[[ "$STORAGE" != 1 ]] || B_CASES+=(ours_storage)
+B_CASES+=("${V_NAMES[@]}")
+STORE_NOTES=()
+
 IDLE_BEFORE="$(dockerd_idle)"
 log "dockerd idle CPU: $IDLE_BEFORE % of a core (other users)"
 for run in $(seq 1 "$RUNS"); do
@@ -395,6 +432,21 @@ for run in $(seq 1 "$RUNS"); do
   log "run $run/$RUNS: (b) otelcol-dockerlogs"
   case_collector "$run" ours "$OURS" scripts/bench/dockerlogs.yaml \
     BENCH_SELECT="$LABEL_BENCH.role=$RUN_ID.backlog" BENCH_MAX_STREAMS=50 BENCH_ROTATION=5m BENCH_START_AT=beginning
+  if [[ "$STORAGE" == 1 ]]; then
+    # A fresh directory each run: saved positions win over start_at, so a
+    # used store would resume at the end and read nothing.
+    sdir="$TMP/storage-$run"
+    rm -rf "$sdir"; mkdir -p "$sdir"
+    [[ -z "$(find "$sdir" -mindepth 1 -print -quit)" ]] || die "$sdir is not empty"
+    log "run $run/$RUNS: (b) otelcol-dockerlogs with file_storage ($sdir)"
+    case_collector "$run" ours_storage "$OURS" scripts/bench/dockerlogs-storage.yaml \
+      BENCH_SELECT="$LABEL_BENCH.role=$RUN_ID.backlog" BENCH_MAX_STREAMS=50 BENCH_ROTATION=5m BENCH_START_AT=beginning \
+      BENCH_STORAGE_DIR="$sdir"
+    store_writes "$sdir"
+    log "  ours_storage: database $STORE_DB_KIB KiB, $STORE_TXS write transactions"
+    STORE_NOTES+=("run $run: $STORE_TXS write transactions, $STORE_DB_KIB KiB")
+    rm -rf "$sdir"
+  fi
   for i in "${!V_NAMES[@]}"; do
     log "run $run/$RUNS: (b) variant ${V_NAMES[$i]}"
     # shellcheck disable=SC2086 # the variant's environment is a word list
@@ -403,11 +455,11 @@ for run in $(seq 1 "$RUNS"); do
   done
   log "run $run/$RUNS: (c) otelcol-filelog-bench"
   case_collector "$run" filelog "$FILELOG" scripts/bench/filelog.yaml BENCH_LOG_PATH="$LOGPATH" BENCH_START_AT=beginning
-  tail -$((3 + ${#V_NAMES[@]})) "$RAW" | sed 's/^/    /' >&2
+  tail -$((2 + ${#B_CASES[@]})) "$RAW" | sed 's/^/    /' >&2
 done
 IDLE_AFTER="$(dockerd_idle)"
 
-for c in cli ours filelog "${V_NAMES[@]}"; do
+for c in cli filelog "${B_CASES[@]}"; do
   for k in wall_s cpu_s dockerd_s; do
     printf -v "M_${c}_${k}" '%s' "$(med "$c" "$k")"
   done
@@ -420,11 +472,12 @@ us() { calc "$1 * 1000000 / $LINES"; } # seconds for all lines -> µs a line
   printf '## End to end: %d lines of ~%s bytes (`docker logs -t`), median of %d runs\n\n' "$LINES" "$(calc "$CLI_BYTES / $CLI_LINES" | cut -d. -f1)" "$RUNS"
   printf '| case | wall s | process CPU s | CPU µs/line | dockerd CPU s | dockerd µs/line | process+dockerd µs/line |\n'
   printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n'
-  for c in cli ours "${V_NAMES[@]}" filelog; do
+  for c in cli "${B_CASES[@]}" filelog; do
     w="M_${c}_wall_s"; p="M_${c}_cpu_s"; d="M_${c}_dockerd_s"
     case "$c" in
       cli) label='(a) `docker logs -t` CLI' ;;
       ours) label='(b) otelcol-dockerlogs (this receiver)' ;;
+      ours_storage) label="(b) \`ours_storage\`: the same with \`storage: file_storage\`" ;;
       filelog) label='(c) otelcol with filelog + container parser' ;;
       *) label="(b) variant \`$c\`" ;;
     esac
@@ -437,6 +490,12 @@ us() { calc "$1 * 1000000 / $LINES"; } # seconds for all lines -> µs a line
   printf '| wall, ours / CLI | %.2f |\n' "$(calc "$M_ours_wall_s / $M_cli_wall_s")"
   printf '| wall, ours / filelog | %.2f |\n' "$(calc "$M_ours_wall_s / $M_filelog_wall_s")"
   printf '| CPU, (ours + dockerd) / (CLI + dockerd) | %.2f |\n' "$(calc "($M_ours_cpu_s + $M_ours_dockerd_s) / ($M_cli_cpu_s + $M_cli_dockerd_s)")"
+  if [[ "$STORAGE" == 1 ]]; then
+    printf '| CPU per line, ours_storage / CLI | %.2f |\n' "$(calc "$M_ours_storage_cpu_s / $M_cli_cpu_s")"
+    printf '| wall, ours_storage / CLI | %.2f |\n' "$(calc "$M_ours_storage_wall_s / $M_cli_wall_s")"
+    printf '| CPU, ours_storage / ours | %.2f |\n' "$(calc "$M_ours_storage_cpu_s / $M_ours_cpu_s")"
+    printf '| wall, ours_storage / ours | %.2f |\n' "$(calc "$M_ours_storage_wall_s / $M_ours_wall_s")"
+  fi
   for i in "${!V_NAMES[@]}"; do
     c="${V_NAMES[$i]}"; p="M_${c}_cpu_s"; d="M_${c}_dockerd_s"; w="M_${c}_wall_s"
     printf '| variant `%s` (%s): CPU / ours | %.2f |\n' "$c" "${V_ENVS[$i]:-no environment}" "$(calc "${!p} / $M_ours_cpu_s")"
@@ -446,7 +505,7 @@ us() { calc "$1 * 1000000 / $LINES"; } # seconds for all lines -> µs a line
   # The median hides a stalled run: show the slowest, and the longest time
   # each collector let lines wait without delivering any.
   printf '\n| case | slowest run wall s | longest idle s (lines waiting, none delivered) |\n| --- | ---: | ---: |\n'
-  for c in cli ours "${V_NAMES[@]}" filelog; do
+  for c in cli "${B_CASES[@]}" filelog; do
     idle_max="$(column_of "$c" max_idle_s | sort -g | tail -1)"
     printf '| %s | %.2f | %s |\n' "$c" "$(column_of "$c" wall_s | sort -g | tail -1)" "$idle_max"
     if [[ "$c" == ours ]] && (($(calc "($idle_max > $MAX_IDLE)" | cut -d. -f1))); then
@@ -458,6 +517,13 @@ us() { calc "$1 * 1000000 / $LINES"; } # seconds for all lines -> µs a line
   ratio_max="$(awk -F'\t' 'NR > 1 && $2 == "cli" {c[$1] = $3} NR > 1 && $2 == "ours" {o[$1] = $3}
     END {for (r in o) if (c[r] > 0 && o[r] / c[r] > m) m = o[r] / c[r]; printf "%.2f", m}' "$RAW")"
   printf '\nSlowest run against the CLI of the same run: wall ours / CLI %s.\n' "$ratio_max"
+  if [[ "$STORAGE" == 1 ]]; then
+    printf 'The same for ours_storage (not held to the guard): wall ours_storage / CLI %s.\n' \
+      "$(awk -F'\t' 'NR > 1 && $2 == "cli" {c[$1] = $3} NR > 1 && $2 == "ours_storage" {o[$1] = $3}
+        END {for (r in o) if (c[r] > 0 && o[r] / c[r] > m) m = o[r] / c[r]; printf "%.2f", m}' "$RAW")"
+    printf '\nours_storage read from start_at beginning into a fresh, empty file_storage directory each run (file_storage defaults: no fsync, no compaction; the receiver writes at its save cadence, positionSaveInterval in receiver/receiver.go); afterwards the receiver'"'"'s database held the backlog container'"'"'s position in every run. Write transactions (bbolt transaction ID less 1, including the extension'"'"'s bucket creation) and database size: %s.\n' \
+      "$(printf '%s; ' "${STORE_NOTES[@]}" | sed 's/; $//')"
+  fi
   if (($(calc "($ratio_max > $MAX_WALL_RATIO)" | cut -d. -f1))); then
     GUARD_FAILED="${GUARD_FAILED:+$GUARD_FAILED; }a run took $ratio_max times the CLI's wall (limit $MAX_WALL_RATIO)"
   fi
