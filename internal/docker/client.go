@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 
@@ -62,11 +63,27 @@ func NewClient(cfg Config) (*client.Client, error) {
 	if cfg.APIVersion != "" {
 		opts = append(opts, client.WithAPIVersion(cfg.APIVersion))
 	}
+	if path, ok := unixPath(cfg.Endpoint); ok {
+		// After WithHost, which sets the transport's dialer for the scheme.
+		opts = append(opts, client.WithDialContext(func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return dialUnix(ctx, path)
+		}))
+	}
 	c, err := client.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create Docker client for %q: %w", cfg.Endpoint, err)
 	}
 	return c, nil
+}
+
+// unixPath is the socket path of a unix:// endpoint. An endpoint from the
+// environment (empty) keeps the client's own dialer.
+func unixPath(endpoint string) (string, bool) {
+	scheme, path, ok := strings.Cut(endpoint, "://")
+	if !ok || !strings.EqualFold(scheme, "unix") || path == "" {
+		return "", false
+	}
+	return path, true
 }
 
 // IsPlainTCP reports whether endpoint is reached unencrypted over the
