@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The receiver's connections to a unix socket are read in blocking mode,
@@ -86,6 +88,20 @@ func (c *unixConn) Close() error {
 		return fmt.Errorf("close unix %s: %w", c.remote.Name, c.closeErr)
 	}
 	return nil
+}
+
+// pending is how many bytes wait in the socket to be read.
+func (c *unixConn) pending() (int, error) {
+	rc, err := c.f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var ierr error
+	if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.TIOCINQ) }); err != nil {
+		return 0, err
+	}
+	return n, ierr
 }
 
 func (c *unixConn) LocalAddr() net.Addr  { return &net.UnixAddr{Net: "unix"} }

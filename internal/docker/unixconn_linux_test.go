@@ -177,3 +177,64 @@ func TestUnixConnRequestCancelledMidBody(t *testing.T) {
 		t.Errorf("next request read %q", b)
 	}
 }
+
+// TestWatchSocketSeesWaitingBytes: the reader of a response learns whether
+// bytes wait in its unix socket, and that it cannot know on another kind of
+// connection.
+func TestWatchSocketSeesWaitingBytes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "first\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-more:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, "second\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() { _ = srv.Close() }()
+
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dialUnix(ctx, path) }}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	wctx, sock := WatchSocket(ctx)
+	req, _ := http.NewRequestWithContext(wctx, http.MethodGet, "http://d/", nil)
+	res, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(res.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	if empty, ok := sock.Empty(); !ok || !empty {
+		t.Errorf("after reading all that was sent: empty %v, known %v; want both", empty, ok)
+	}
+	close(more)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if empty, ok := sock.Empty(); ok && !empty {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the socket never showed the second write waiting")
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	var none Socket
+	if _, ok := none.Empty(); ok {
+		t.Error("a Socket that saw no unix connection claims to know")
+	}
+}

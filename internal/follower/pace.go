@@ -48,12 +48,25 @@ func (p *pacer) slow(now time.Time, bytes, msgs int64) bool {
 		p.start, p.base, p.baseMsgs = now, bytes, msgs
 		return false
 	}
+	if now.Sub(p.start) < p.delay/2 {
+		return false
+	}
+	slow := p.wouldPause(now, bytes, msgs)
+	p.start, p.base, p.baseMsgs = now, bytes, msgs
+	return slow
+}
+
+// wouldPause is slow without its side effect: it reports whether slow
+// would now report true, and starts no new window.
+func (p *pacer) wouldPause(now time.Time, bytes, msgs int64) bool {
+	if p.delay <= 0 || p.start.IsZero() {
+		return false
+	}
 	elapsed := now.Sub(p.start)
 	if elapsed < p.delay/2 {
 		return false
 	}
 	sent, sentMsgs := bytes-p.base, msgs-p.baseMsgs
-	p.start, p.base, p.baseMsgs = now, bytes, msgs
 	return sent*int64(p.delay) < paceBytes*int64(elapsed) &&
 		sentMsgs*int64(p.delay) < paceMessages*int64(elapsed)
 }

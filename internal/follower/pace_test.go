@@ -125,6 +125,24 @@ func TestPacedStreamKeepsFlowing(t *testing.T) {
 	h.exact()
 }
 
+// TestPacedStreamHandsOnOncePerPause: on a unix socket the reader asks the
+// socket whether it is empty, so a paced stream pauses straight after
+// handing on what it read, instead of reading again, waiting for the next
+// line alone and handing that on first: one ConsumeLogs per pause, not two.
+func TestPacedStreamHandsOnOncePerPause(t *testing.T) {
+	h, id, _ := followPaced(t, "steady", 100*time.Millisecond, nil)
+
+	const n = 200
+	h.trickleAll(id, "steady", n, 10*time.Millisecond) // 2 s: about 20 pauses
+	h.exact()
+	// Two hand-ons per pause made 45-47 calls here, one makes 27-28: the
+	// first lines, before the stream counts as slow, take a few more.
+	if b := h.sink.Batches(); b > 36 {
+		t.Errorf("%d lines over 2 s arrived in %d ConsumeLogs calls, want at most 36 (about one per 100 ms pause)", n, b)
+	}
+	t.Logf("%d ConsumeLogs calls", h.sink.Batches())
+}
+
 // TestPacer: a stream is slow when it sent less than paceBytes per delay
 // over a window of at least half a delay; within a shorter window (the
 // first data, a fast stream's hiccup) it is not; delay 0 never paces.

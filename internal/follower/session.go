@@ -72,8 +72,11 @@ type session struct {
 	// seen and frames count payload bytes and frames read, replayed ones
 	// included.
 	seen, frames int64
-	waited       bool      // the last read from the stream had to wait for the daemon
-	handedOn     time.Time // when the consumer last took a batch of this stream
+	waited       bool // the last read from the stream had to wait for the daemon
+	// sock tells whether bytes wait in the stream's socket (on a unix
+	// endpoint).
+	sock     *docker.Socket
+	handedOn time.Time // when the consumer last took a batch of this stream
 }
 
 // stream opens one log stream at the tracker's position and reads it until
@@ -140,7 +143,9 @@ func (s *session) open(ctx context.Context) (outcome, bool) {
 	if s.tailed {
 		tail = strconv.FormatUint(window, 10)
 	}
-	body, err := f.set.API.ContainerLogs(s.sctx, f.id, client.ContainerLogsOptions{
+	octx, sock := docker.WatchSocket(s.sctx)
+	s.sock = sock
+	body, err := f.set.API.ContainerLogs(octx, f.id, client.ContainerLogsOptions{
 		ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: c.Running, Since: since, Tail: tail,
 	})
 	if err != nil {
@@ -268,12 +273,14 @@ func (s *session) handOn(ctx context.Context, caughtUp, data bool) error {
 	// no-op unless one did).
 	f.asm.Shrink(idleBufferSize)
 	s.dec.Shrink(idleBufferSize)
-	// A slow stream that the reader has drained (its last read waited for
-	// the daemon) pauses before it reads again, so that the lines written
-	// meanwhile come in one read. After a read that did not wait, more may
-	// be in the socket: no pause. A rotation or shutdown ends the pause and
+	// A slow stream that the reader has drained pauses before it reads
+	// again, so that the lines written meanwhile come in one read. Drained:
+	// its socket is empty, or, where that cannot be asked, its last read
+	// waited for the daemon. Asking spares the read that would wait for
+	// the next line alone, and its hand-on: one wake-up and one ConsumeLogs
+	// per pause instead of two. A rotation or shutdown ends the pause and
 	// the read after it; the pause is not idleness.
-	if s.waited && data && s.pace.slow(time.Now(), s.seen, s.frames) {
+	if data && s.drained() {
 		s.dog.stop()
 		backoff.Sleep(s.sctx, s.pace.pause(time.Now()))
 		s.dog.fed()
@@ -282,6 +289,23 @@ func (s *session) handOn(ctx context.Context, caughtUp, data bool) error {
 		s.due.arm(f.groups.flushAt(s.handedOn))
 	}
 	return nil
+}
+
+// drained reports whether a slow stream's reader has taken everything the
+// daemon sent, so that it pauses (see handOn). The socket is asked only
+// once the pacer would pause, so a fast stream's reads cost no more.
+func (s *session) drained() bool {
+	now := time.Now()
+	if s.waited {
+		return s.pace.slow(now, s.seen, s.frames)
+	}
+	if !s.pace.wouldPause(now, s.seen, s.frames) {
+		return false
+	}
+	if empty, ok := s.sock.Empty(); !ok || !empty {
+		return false
+	}
+	return s.pace.slow(now, s.seen, s.frames)
 }
 
 // next reads the next frame. A rotation cancels the stream's reads; the
