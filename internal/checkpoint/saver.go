@@ -12,6 +12,21 @@ import (
 // context: the last one happens during shutdown, after that context ended.
 const saveTimeout = 10 * time.Second
 
+// Positions keeps containers' entries across collector restarts. The
+// receiver passes one to the followers and closes it once they stopped.
+// Commit and Remove must not block on the store: followers call Commit
+// after every batch the consumer accepted.
+type Positions interface {
+	// Commit records container id's latest entry.
+	Commit(id string, e Entry)
+	// Remove forgets container id's entry.
+	Remove(id string)
+	// Close writes what is pending; nothing may commit after it.
+	Close() error
+}
+
+var _ Positions = (*Saver)(nil)
+
 // Saver writes positions to a Store in the background, at most once per
 // minimum interval: the first commit after a quiet spell is written at
 // once, and what is committed while a write runs or during the interval

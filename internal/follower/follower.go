@@ -83,20 +83,10 @@ type Settings struct {
 	// accepted its lines, and deletes the entries of removed containers
 	// (a checkpoint.Saver on Store). Whoever set it closes it after
 	// Group.Wait returned. nil: positions are kept in memory only.
-	Positions Positions
+	Positions checkpoint.Positions
 	// Multiline returns how a container's lines are grouped into records;
 	// nil, or a nil result, emits each line as a record.
 	Multiline func(docker.Container) *multiline.Rules
-}
-
-// Positions takes the entries to keep across collector restarts. Its
-// methods must not block on the store: followers call Commit after every
-// batch the consumer accepted.
-type Positions interface {
-	// Commit records container id's latest entry.
-	Commit(id string, e checkpoint.Entry)
-	// Remove forgets container id's entry.
-	Remove(id string)
 }
 
 // Start says where a follower begins reading.
