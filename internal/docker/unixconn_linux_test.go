@@ -117,17 +117,32 @@ func TestDialUnixFails(t *testing.T) {
 	}
 }
 
-// TestUnixConnRequestCancelledMidBody: an HTTP response whose body stalls
-// (a quiet follow stream) is cut by its context, as the follower's
-// rotation does, and the client's next request works.
-func TestUnixConnRequestCancelledMidBody(t *testing.T) {
+// serveHTTP serves h on a unix socket until the test ends and returns a
+// client that reaches it through dialUnix.
+func serveHTTP(t *testing.T, h http.HandlerFunc) *http.Client {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "d.sock")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dialUnix(ctx, path) }}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		_ = srv.Close()
+	})
+	return &http.Client{Transport: tr}
+}
+
+// TestUnixConnRequestCancelledMidBody: an HTTP response whose body stalls
+// (a quiet follow stream) is cut by its context, as the follower's
+// rotation does, and the client's next request works.
+func TestUnixConnRequestCancelledMidBody(t *testing.T) {
 	stall := make(chan struct{})
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	defer close(stall) // before the server closes (cleanups run after defers)
+	hc := serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "first\n")
 		w.(http.Flusher).Flush()
 		if r.URL.Path == "/stall" {
@@ -136,13 +151,7 @@ func TestUnixConnRequestCancelledMidBody(t *testing.T) {
 			case <-r.Context().Done():
 			}
 		}
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	defer func() { close(stall); _ = srv.Close() }()
-
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dialUnix(ctx, path) }}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr}
+	})
 	ctx, cancel := context.WithCancel(t.Context())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://d/stall", nil)
 	res, err := hc.Do(req)
@@ -182,13 +191,8 @@ func TestUnixConnRequestCancelledMidBody(t *testing.T) {
 // bytes wait in its unix socket, and that it cannot know on another kind of
 // connection.
 func TestWatchSocketSeesWaitingBytes(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "d.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	more := make(chan struct{})
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hc := serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "first\n")
 		w.(http.Flusher).Flush()
 		select {
@@ -199,17 +203,12 @@ func TestWatchSocketSeesWaitingBytes(t *testing.T) {
 		_, _ = io.WriteString(w, "second\n")
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	defer func() { _ = srv.Close() }()
-
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dialUnix(ctx, path) }}
-	defer tr.CloseIdleConnections()
+	})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	wctx, sock := WatchSocket(ctx)
 	req, _ := http.NewRequestWithContext(wctx, http.MethodGet, "http://d/", nil)
-	res, err := (&http.Client{Transport: tr}).Do(req)
+	res, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
