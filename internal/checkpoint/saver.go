@@ -12,6 +12,10 @@ import (
 // context: the last one happens during shutdown, after that context ended.
 const saveTimeout = 10 * time.Second
 
+// retryFloor is the least wait before a failed write is tried again, so
+// that a Saver without an interval does not spin on a broken store.
+const retryFloor = time.Second
+
 // Positions keeps containers' entries across collector restarts. The
 // receiver passes one to the followers and closes it once they stopped.
 // Commit and Remove must not block on the store: followers call Commit
@@ -34,8 +38,9 @@ var _ Positions = (*Saver)(nil)
 // A crash therefore repeats at most the lines accepted during one interval
 // and one write. It is safe for concurrent use.
 //
-// A write that fails is logged once (until one succeeds) and retried with
-// the next commit; its entries are kept unless a newer one replaced them.
+// A write that fails is logged once (until one succeeds) and retried after
+// the interval (at least retryFloor), with or without new commits; its
+// entries are kept unless a newer one replaced them.
 type Saver struct {
 	store    *Store
 	logger   *zap.Logger
@@ -118,15 +123,20 @@ func (s *Saver) run() {
 			s.closeErr = s.write()
 			return
 		}
+		wait := s.interval
 		if err := s.write(); err != nil {
 			s.logFailure(err)
+			// Retried after the wait even if nothing commits any more:
+			// the lines of a quiet container are accepted already.
+			s.signal()
+			wait = max(wait, retryFloor)
 		}
-		if s.interval <= 0 {
+		if wait <= 0 {
 			continue
 		}
 		// The cadence: commits until the interval ends only set wake.
 		select {
-		case <-s.after(s.interval):
+		case <-s.after(wait):
 		case <-s.stop:
 			s.closeErr = s.write()
 			return
@@ -140,7 +150,7 @@ func (s *Saver) logFailure(err error) {
 	s.failing = true
 	s.mu.Unlock()
 	if first {
-		s.logger.Warn("cannot save log positions; retrying with the next commit", zap.Error(err))
+		s.logger.Warn("cannot save log positions; retrying", zap.Error(err))
 	}
 }
 

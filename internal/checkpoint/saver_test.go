@@ -217,6 +217,28 @@ func TestSaverRemoveAfterCommitDeletes(t *testing.T) {
 	}
 }
 
+// TestSaverRetriesAFailedWriteWithoutACommit: a container that went quiet
+// commits nothing more, yet its accepted position must reach the store
+// once the store works again.
+func TestSaverRetriesAFailedWriteWithoutACommit(t *testing.T) {
+	cl, clock := newBatchClient(), newFakeClock()
+	s, store := newTestSaver(t, cl, clock)
+	cl.setFail(errors.New("disk full"))
+	s.Commit("a", at(1))
+	if b := cl.next(t); b.err == nil {
+		t.Fatal("the write did not fail")
+	}
+	clock.waiting(t)
+	cl.setFail(nil)
+	clock.fire()
+	if b := cl.next(t); b.err != nil || !slices.Contains(b.keys, "container/a") {
+		t.Fatalf("retry wrote %v, %v; want container/a", b.keys, b.err)
+	}
+	if e, ok := loaded(t, store, "a"); !ok || e != at(1) {
+		t.Errorf("a saved as %+v (found %v), want %+v", e, ok, at(1))
+	}
+}
+
 func TestSaverRetriesAFailedWriteWithTheNextCommit(t *testing.T) {
 	cl := newBatchClient()
 	store, err := Open(context.Background(), cl, time.Hour)
