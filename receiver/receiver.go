@@ -185,8 +185,8 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 			},
 			Resource:  r.resource,
 			ScopeName: metadata.ScopeName, ScopeVersion: r.set.BuildInfo.Version,
-			Timeout:    r.cfg.Timeout,
-			MinBackoff: backoffInitial, MaxBackoff: backoffMax,
+			Timeout: r.cfg.Timeout,
+			Backoff: backoff.Policy{Initial: backoffInitial, Max: backoffMax},
 			Deliver: deliver,
 			Ready:   engineKnown,
 		}
@@ -200,7 +200,7 @@ func (r *logsReceiver) Start(_ context.Context, host component.Host) error {
 		// Stopped containers have lines to read at startup only from their
 		// saved position, or with start_at beginning.
 		InspectStopped: store != nil || r.cfg.StartAt == StartAtBeginning,
-		MinBackoff:     backoffInitial, MaxBackoff: backoffMax,
+		Backoff:        backoff.Policy{Initial: backoffInitial, Max: backoffMax},
 		Connected: func(engine docker.Engine) {
 			m := cursor.ModeForEngine(engine.Version)
 			if engine.Podman {

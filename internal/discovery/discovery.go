@@ -17,6 +17,7 @@ import (
 	"github.com/moby/moby/client"
 	"go.uber.org/zap"
 
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/backoff"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/match"
 )
@@ -50,8 +51,8 @@ type Discovery struct {
 	Resync time.Duration
 	// Timeout bounds each list or inspect request.
 	Timeout time.Duration
-	// Backoff between reconnect attempts: doubles from Min to Max.
-	MinBackoff, MaxBackoff time.Duration
+	// Backoff spaces reconnect attempts.
+	Backoff backoff.Policy
 	// Connected is called with the engine after every successful
 	// (re)connection, before any container is reported.
 	Connected func(docker.Engine)
@@ -81,17 +82,13 @@ func (d *Discovery) Run(ctx context.Context) {
 		if err != nil {
 			d.Status(err)
 			d.Failed()
-			wait = min(max(2*wait, d.MinBackoff), d.MaxBackoff)
+			wait = d.Backoff.Next(wait)
 			d.Logger.Warn("Docker daemon unreachable, retrying", zap.Duration("backoff", wait), zap.Error(err))
 		} else {
 			wait = 0
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, wait) {
 			return
-		case <-t.C:
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/backoff"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/match"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
 )
@@ -524,7 +525,7 @@ func TestRunReturnsOnCancel(t *testing.T) {
 			return false
 		})
 		d, r := newDiscovery(t, fd.Endpoint())
-		d.MinBackoff, d.MaxBackoff = time.Hour, time.Hour
+		d.Backoff = backoff.Policy{Initial: time.Hour, Max: time.Hour}
 		stop := run(t, d)
 		r.wait(t, "a failure", func(l []rec) bool { return count(l, isFailed) >= 1 })
 		stop()

@@ -11,6 +11,7 @@ import (
 	"github.com/moby/moby/client"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/backoff"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
 )
@@ -204,16 +205,15 @@ func newDiscovery(t *testing.T, endpoint string) (*Discovery, *recorder) {
 	t.Helper()
 	r := newRecorder()
 	return &Discovery{
-		API:        newAPI(t, endpoint),
-		Handler:    r,
-		Logger:     zaptest.NewLogger(t),
-		Resync:     time.Hour,
-		Timeout:    10 * time.Second,
-		MinBackoff: 10 * time.Millisecond,
-		MaxBackoff: 100 * time.Millisecond,
-		Connected:  r.connected,
-		Status:     r.status,
-		Failed:     r.failed,
+		API:       newAPI(t, endpoint),
+		Handler:   r,
+		Logger:    zaptest.NewLogger(t),
+		Resync:    time.Hour,
+		Timeout:   10 * time.Second,
+		Backoff:   backoff.Policy{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond},
+		Connected: r.connected,
+		Status:    r.status,
+		Failed:    r.failed,
 	}, r
 }
 

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/dockerlogsrotating/dockerlogsrotating/internal/backoff"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/docker"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/metadata"
 	"github.com/dockerlogsrotating/dockerlogsrotating/internal/testing/fakedocker"
@@ -196,7 +197,7 @@ func (h *harness) watcher(s *sink, store Store) *Watcher {
 		Select:    func(c docker.Container) bool { return c.Labels["skip"] != "1" },
 		Resource:  resourceOf,
 		ScopeName: "test", ScopeVersion: "0",
-		Timeout: 5 * time.Second, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
+		Timeout: 5 * time.Second, Backoff: backoff.Policy{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond},
 		Store: store,
 	}
 }

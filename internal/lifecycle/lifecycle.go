@@ -70,9 +70,8 @@ type Watcher struct {
 	// Timeout bounds each short request (info, inspect) and the wait for
 	// the event stream's response headers.
 	Timeout time.Duration
-	// Backoff between resubscriptions and between retries of a refused
-	// batch: doubles from MinBackoff up to MaxBackoff.
-	MinBackoff, MaxBackoff time.Duration
+	// Backoff spaces resubscriptions and retries of a refused batch.
+	Backoff backoff.Policy
 	// Deliver is the context records are handed to the consumer with; the
 	// receiver cancels it when shutdown can wait no longer. A batch it cuts
 	// is not added to the position. nil: delivery is never cut.
@@ -111,7 +110,7 @@ func (w *Watcher) Run(ctx context.Context) {
 		if handled {
 			wait, failing = 0, false
 		}
-		wait = min(max(2*wait, w.MinBackoff), w.MaxBackoff)
+		wait = w.Backoff.Next(wait)
 		if !failing {
 			// Once per outage: discovery reports the daemon's state.
 			w.Logger.Warn("container lifecycle events: the event stream ended; subscribing again from the last event handled", zap.Duration("backoff", wait), zap.Error(err))
@@ -335,7 +334,7 @@ func (w *Watcher) deliver(ctx context.Context, ld plog.Logs, n int) error {
 			w.Logger.Error("next consumer rejected container lifecycle records permanently; dropped them", zap.Int("records", n), zap.Error(err))
 			return nil
 		}
-		wait = min(max(2*wait, w.MinBackoff), w.MaxBackoff)
+		wait = w.Backoff.Next(wait)
 		if !backoff.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
